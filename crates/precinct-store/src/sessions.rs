@@ -1,0 +1,99 @@
+//! Server-side sessions, shared by every server on the same database.
+
+use precinct_domain::session::{Session, Stage};
+use precinct_domain::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::{int, opt_text, parse, text, Result, Store, StoreError};
+
+fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
+    Ok((
+        Session {
+            token_hash: text(row, "token_hash")?,
+            user_id: parse(&text(row, "user_id")?)?,
+            stage: Stage::parse(&text(row, "stage")?)?,
+            csrf_token: text(row, "csrf_token")?,
+            created_at: Timestamp::from_micros(int(row, "created_at")?),
+            last_seen_at: Timestamp::from_micros(int(row, "last_seen_at")?),
+        },
+        opt_text(row, "pending_totp_secret")?,
+    ))
+}
+
+impl Store {
+    pub async fn create_session(&self, s: &Session) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+        )
+        .bind(s.token_hash.clone())
+        .bind(s.user_id.to_string())
+        .bind(s.stage.as_str())
+        .bind(s.csrf_token.clone())
+        .bind(s.created_at.as_micros())
+        .bind(s.last_seen_at.as_micros())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "session"))?;
+        Ok(())
+    }
+
+    /// The session and, during MFA enrolment, the secret being confirmed.
+    pub async fn session(&self, token_hash: &str) -> Result<(Session, Option<String>)> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        session_from_row(&row)
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now.as_micros())
+            .bind(token_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_session_stage(&self, token_hash: &str, stage: Stage) -> Result<()> {
+        let done = sqlx::query("UPDATE sessions SET stage = $1, pending_totp_secret = NULL WHERE token_hash = $2")
+            .bind(stage.as_str())
+            .bind(token_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_pending_totp_secret(&self, token_hash: &str, secret: &str) -> Result<()> {
+        sqlx::query("UPDATE sessions SET pending_totp_secret = $1 WHERE token_hash = $2")
+            .bind(secret.to_owned())
+            .bind(token_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn count_sessions(&self, user: precinct_domain::ids::UserId) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        int(&row, "n")
+    }
+}

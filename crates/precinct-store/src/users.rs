@@ -1,0 +1,404 @@
+//! Users, their roles and units, failed logins and second factors. Every
+//! change to who a user is (roles, units, status, credentials) ends that
+//! user's sessions in the same transaction.
+
+use precinct_domain::ids::{UnitId, UserId};
+use precinct_domain::user::{failures_lock_account, User, UserStatus, Username, FAILED_LOGIN_WINDOW};
+use precinct_domain::{Role, Roles, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
+
+/// A user with the secrets that only the login path may read.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub username: Username,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Roles,
+    pub units: Vec<UnitId>,
+    pub must_change_password: bool,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, password_hash, status, locked_at, \
+     must_change_password, totp_secret, totp_last_step, created_at";
+
+impl Store {
+    pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, status, locked_at, \
+             must_change_password, totp_secret, totp_last_step, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'active', NULL, $5, NULL, NULL, $6, $6)",
+        )
+        .bind(new.id.to_string())
+        .bind(new.username.as_str().to_owned())
+        .bind(new.display_name.clone())
+        .bind(new.password_hash.clone())
+        .bind(i64::from(new.must_change_password))
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
+        write_roles(&mut tx, new.id, &new.roles).await?;
+        write_units(&mut tx, new.id, &new.units).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        int(&row, "n")
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<UserRecord> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.user_from_row(&row).await
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<UserRecord> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username.to_owned())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.user_from_row(&row).await
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.user_from_row(row).await?.user);
+        }
+        Ok(out)
+    }
+
+    async fn user_from_row(&self, row: &AnyRow) -> Result<UserRecord> {
+        let id: UserId = parse(&text(row, "id")?)?;
+        let roles = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| text(r, "role").and_then(|s| parse::<Role>(&s)))
+            .collect::<Result<Vec<_>>>()?;
+        let units = sqlx::query("SELECT unit_id FROM user_units WHERE user_id = $1 ORDER BY unit_id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| text(r, "unit_id").and_then(|s| parse::<UnitId>(&s)))
+            .collect::<Result<Vec<_>>>()?;
+        let totp_secret = opt_text(row, "totp_secret")?;
+        let user = User {
+            id,
+            username: Username::parse(&text(row, "username")?)?,
+            display_name: text(row, "display_name")?,
+            roles: Roles::new(roles)?,
+            units,
+            status: UserStatus::parse(&text(row, "status")?)?,
+            locked_at: opt_int(row, "locked_at")?.map(Timestamp::from_micros),
+            must_change_password: flag(row, "must_change_password")?,
+            mfa_enrolled: totp_secret.is_some(),
+            created_at: Timestamp::from_micros(int(row, "created_at")?),
+        };
+        Ok(UserRecord {
+            user,
+            password_hash: text(row, "password_hash")?,
+            totp_secret,
+            totp_last_step: opt_int(row, "totp_last_step")?,
+        })
+    }
+
+    /// Replaces a user's roles and ends their sessions.
+    pub async fn set_roles(&self, id: UserId, roles: &Roles, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        touch_user(&mut tx, id, now).await?;
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        write_roles(&mut tx, id, roles).await?;
+        end_sessions(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a user's units and ends their sessions.
+    pub async fn set_units(&self, id: UserId, units: &[UnitId], now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        touch_user(&mut tx, id, now).await?;
+        sqlx::query("DELETE FROM user_units WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        write_units(&mut tx, id, units).await?;
+        end_sessions(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Enables or disables an account and ends its sessions.
+    pub async fn set_status(&self, id: UserId, status: UserStatus, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(now.as_micros())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .and_then(require_one)?;
+        end_sessions(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed login and locks the account when the failures within
+    /// the window reach the limit. Returns whether the account is now locked.
+    pub async fn record_failed_login(&self, id: UserId, now: Timestamp) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        let since = now.minus(FAILED_LOGIN_WINDOW).as_micros();
+        let failures = sqlx::query("SELECT at FROM login_failures WHERE user_id = $1 AND at > $2")
+            .bind(id.to_string())
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| int(r, "at").map(Timestamp::from_micros))
+            .collect::<Result<Vec<_>>>()?;
+        let lock = failures_lock_account(&failures, now);
+        if lock {
+            sqlx::query("UPDATE users SET locked_at = $1, updated_at = $1 WHERE id = $2 AND locked_at IS NULL")
+                .bind(now.as_micros())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            end_sessions(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(lock)
+    }
+
+    /// Forgets failed logins after a successful one.
+    pub async fn clear_failed_logins(&self, id: UserId) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// An administrator releases a locked account.
+    pub async fn unlock(&self, id: UserId, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET locked_at = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now.as_micros())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .and_then(require_one)?;
+        sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a password hash. Ends every session of the user except `keep`
+    /// (the session that made the change, if any).
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        keep: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(password_hash.to_owned())
+        .bind(i64::from(must_change))
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .and_then(require_one)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(id.to_string())
+            .bind(keep.unwrap_or("").to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Completes MFA enrolment: the TOTP secret, the step of the code that
+    /// confirmed it, and fresh recovery codes (their hashes).
+    pub async fn enrol_totp(
+        &self,
+        id: UserId,
+        secret_base32: &str,
+        confirmed_step: i64,
+        recovery_code_hashes: &[String],
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(secret_base32.to_owned())
+        .bind(confirmed_step)
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .and_then(require_one)?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        for h in recovery_code_hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, used_at) VALUES ($1, $2, NULL)")
+                .bind(id.to_string())
+                .bind(h.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the second factor so the user enrols again at next login;
+    /// ends their sessions.
+    pub async fn reset_mfa(&self, id: UserId, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now.as_micros())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .and_then(require_one)?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        end_sessions(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims a TOTP step: succeeds only if it is later than every step used
+    /// before, so a code is accepted once even across several servers.
+    pub async fn claim_totp_step(&self, id: UserId, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 \
+             AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Uses up a recovery code; false if it is unknown or already used.
+    pub async fn use_recovery_code(&self, id: UserId, code_hash: &str, now: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .bind(code_hash.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn remaining_recovery_codes(&self, id: UserId) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        int(&row, "n")
+    }
+}
+
+fn require_one(done: sqlx::any::AnyQueryResult) -> std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+    if done.rows_affected() == 0 {
+        Err(sqlx::Error::RowNotFound)
+    } else {
+        Ok(done)
+    }
+}
+
+async fn touch_user(tx: &mut Transaction<'_, Any>, id: UserId, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .and_then(require_one)?;
+    Ok(())
+}
+
+async fn write_roles(tx: &mut Transaction<'_, Any>, id: UserId, roles: &Roles) -> Result<()> {
+    for role in roles.iter() {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(role.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn write_units(tx: &mut Transaction<'_, Any>, id: UserId, units: &[UnitId]) -> Result<()> {
+    for unit in units {
+        sqlx::query("INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id.to_string())
+            .bind(unit.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                _ => StoreError::Database(e),
+            })?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn end_sessions(tx: &mut Transaction<'_, Any>, id: UserId) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
