@@ -21,6 +21,9 @@ macro_rules! id_type {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
+            pub fn from_uuid(u: Uuid) -> Self {
+                Self(u)
+            }
         }
 
         impl fmt::Display for $name {

@@ -1,0 +1,114 @@
+//! Use-cases: what a handler (HTTP, HTML or command line) asks Precinct to
+//! do. Each takes already-parsed input, applies the domain rules, talks to
+//! the store and returns a domain result or a `ServiceError` with a stable
+//! code. Handlers stay thin; the command line calls the same functions.
+
+pub mod accounts;
+pub mod admin;
+
+use precinct_domain::{Clock, DomainError};
+use precinct_store::{Store, StoreError};
+use std::collections::HashSet;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// What every use-case needs: the store, the clock and the department's
+/// banned-password list.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub banned_passwords: Arc<HashSet<String>>,
+}
+
+impl Services {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, banned_passwords: HashSet<String>) -> Self {
+        Self {
+            store,
+            clock,
+            banned_passwords: Arc::new(banned_passwords),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("you must acknowledge the system-use notice to log in")]
+    NoticeNotAcknowledged,
+    #[error("the user name or password is not correct")]
+    InvalidCredentials,
+    #[error("the account is locked after too many failed logins; an administrator must unlock it")]
+    AccountLocked,
+    #[error("the verification code is not correct")]
+    InvalidMfaCode,
+    #[error("the current password is not correct")]
+    WrongCurrentPassword,
+    #[error("finish logging in first")]
+    LoginIncomplete,
+    #[error("this step of the login is not the current one")]
+    WrongStage,
+    #[error("you are not logged in")]
+    Unauthenticated,
+    #[error("the session was locked after 30 minutes without activity; log in again")]
+    SessionLocked,
+    #[error("the session reached its 12-hour limit; log in again")]
+    SessionExpired,
+    #[error("this action needs the {0} role")]
+    Forbidden(&'static str),
+    #[error("the service is unavailable; nothing was changed")]
+    Unavailable,
+}
+
+impl ServiceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Invalid(e) => e.code(),
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::NoticeNotAcknowledged => "notice_not_acknowledged",
+            ServiceError::InvalidCredentials => "invalid_credentials",
+            ServiceError::AccountLocked => "account_locked",
+            ServiceError::InvalidMfaCode => "invalid_mfa_code",
+            ServiceError::WrongCurrentPassword => "wrong_current_password",
+            ServiceError::LoginIncomplete => "login_incomplete",
+            ServiceError::WrongStage => "wrong_login_stage",
+            ServiceError::Unauthenticated => "unauthenticated",
+            ServiceError::SessionLocked => "session_locked",
+            ServiceError::SessionExpired => "session_expired",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Unavailable => "unavailable",
+        }
+    }
+
+    /// Maps a store error; database trouble becomes `Unavailable` (fail
+    /// closed) and is logged without data.
+    pub fn from_store(e: StoreError, what: &'static str) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound(what),
+            StoreError::Conflict(c) => ServiceError::Conflict(c),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ServiceError::Unavailable
+            }
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// `?` on store calls where "not found" names the thing looked for.
+pub(crate) trait StoreResultExt<T> {
+    fn or_service(self, what: &'static str) -> ServiceResult<T>;
+}
+
+impl<T> StoreResultExt<T> for Result<T, StoreError> {
+    fn or_service(self, what: &'static str) -> ServiceResult<T> {
+        self.map_err(|e| ServiceError::from_store(e, what))
+    }
+}

@@ -1,0 +1,45 @@
+//! What every handler can reach: the use-cases, the settings and the
+//! metrics; plus what the listener and the context layer learn about each
+//! request.
+
+use precinct_domain::{Channel, Fingerprint};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::service::Services;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<ServerConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(services: Services, config: ServerConfig) -> Self {
+        Self {
+            services,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// What the connection proved, set by the listener.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    /// Fingerprint of the client certificate presented in the TLS handshake.
+    pub client_cert: Option<Fingerprint>,
+    pub tls: bool,
+}
+
+/// What the server decided about a request, set by the context layer.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub channel: Channel,
+    pub client_ip: IpAddr,
+}

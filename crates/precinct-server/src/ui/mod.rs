@@ -1,0 +1,9 @@
+//! The HTML pages (askama + htmx).
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
