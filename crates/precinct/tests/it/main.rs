@@ -1,0 +1,13 @@
+//! Precinct's one integration-test binary. Every test starts a real server
+//! on port 0 and talks HTTP (or TLS with client certificates) to it, or
+//! drives the storage layer on both engines through `dbtest!`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod auth;
+mod channel;
+mod input;
+mod platform;
+mod storage;
