@@ -3,4 +3,5 @@
 //! consistency proofs and their verification. The server builds the log
 //! with it; the offline verifier checks exports with it.
 
+pub mod checkpoint;
 pub mod merkle;
