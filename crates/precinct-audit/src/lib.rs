@@ -4,4 +4,5 @@
 //! with it; the offline verifier checks exports with it.
 
 pub mod checkpoint;
+pub mod event;
 pub mod merkle;

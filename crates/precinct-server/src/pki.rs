@@ -6,9 +6,9 @@
 use precinct_domain::Fingerprint;
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,6 @@ impl IssuedCertificate {
     /// Writes the certificate (mode 0644) and the key (mode 0600), replacing
     /// earlier files of the same names.
     pub fn write_to(&self, cert_path: &Path, key_path: &Path) -> Result<(), PkiError> {
-        use secrecy::ExposeSecret;
         std::fs::write(cert_path, &self.cert_pem).map_err(io_err(cert_path))?;
         match std::fs::remove_file(key_path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(key_path)(e)),
@@ -115,12 +114,29 @@ impl fmt::Debug for DepartmentCa {
     }
 }
 
-fn ca_params() -> CertificateParams {
-    let mut params = CertificateParams::default();
+fn subject(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, CA_COMMON_NAME);
+    dn.push(DnType::CommonName, common_name);
+    dn
+}
+
+/// Validity from an hour ago (tolerates clocks slightly behind ours).
+fn params_for(days: u32, dn: DistinguishedName, is_ca: IsCa) -> CertificateParams {
+    let now = OffsetDateTime::now_utc();
+    let mut params = CertificateParams::default();
+    params.not_before = now - Duration::hours(1);
+    params.not_after = now + Duration::days(i64::from(days));
     params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.is_ca = is_ca;
+    params
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = params_for(
+        CA_DAYS,
+        subject(CA_COMMON_NAME),
+        IsCa::Ca(BasicConstraints::Constrained(0)),
+    );
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -129,30 +145,21 @@ fn ca_params() -> CertificateParams {
     params
 }
 
-/// Validity from an hour ago (tolerates clocks slightly behind ours) for `days`.
-fn set_validity(params: &mut CertificateParams, days: u32) {
-    let now = OffsetDateTime::now_utc();
-    params.not_before = now - Duration::hours(1);
-    params.not_after = now + Duration::days(i64::from(days));
+fn new_key() -> Result<KeyPair, PkiError> {
+    Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?)
 }
 
 impl DepartmentCa {
-    fn create() -> Result<Self, PkiError> {
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let mut params = ca_params();
-        set_validity(&mut params, CA_DAYS);
-        let issuer = params.self_signed(&key)?;
+    /// A new CA in memory (`init` persists one; tests use it directly).
+    pub fn generate_ephemeral() -> Result<Self, PkiError> {
+        let key = new_key()?;
+        let issuer = ca_params().self_signed(&key)?;
         let cert_pem = issuer.pem();
         Ok(Self {
             issuer,
             key,
             cert_pem,
         })
-    }
-
-    /// An in-memory CA, for tests.
-    pub fn generate_ephemeral() -> Result<Self, PkiError> {
-        Self::create()
     }
 
     /// Reads `ca.pem` and `ca-key.pem` from the PKI directory.
@@ -166,11 +173,8 @@ impl DepartmentCa {
         };
         let cert_pem = read(&paths.ca_cert)?;
         let key_pem = SecretString::from(read(&paths.ca_key)?);
-        let key = {
-            use secrecy::ExposeSecret;
-            KeyPair::from_pem(key_pem.expose_secret())
-                .map_err(|_| PkiError::InvalidKey(paths.ca_key.clone()))?
-        };
+        let key = KeyPair::from_pem(key_pem.expose_secret())
+            .map_err(|_| PkiError::InvalidKey(paths.ca_key.clone()))?;
         let issuer = ca_params().self_signed(&key)?;
         Ok(Self {
             issuer,
@@ -189,42 +193,41 @@ impl DepartmentCa {
         common_name: &str,
         days: u32,
     ) -> Result<IssuedCertificate, PkiError> {
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params, days)
+        self.issue(
+            days,
+            subject(common_name),
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )
     }
 
     /// A server certificate (serverAuth) for DNS names and IP addresses.
     pub fn issue_server(&self, names: &[String], days: u32) -> Result<IssuedCertificate, PkiError> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        for name in names {
-            params.subject_alt_names.push(san(name)?);
-        }
-        params.distinguished_name = DistinguishedName::new();
-        let cn = names.first().map_or("localhost", String::as_str);
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(params, days)
+        let sans = names
+            .iter()
+            .map(|n| san(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cn = names.first().map_or("localhost", |n| n.trim());
+        self.issue(days, subject(cn), sans, ExtendedKeyUsagePurpose::ServerAuth)
     }
 
     fn issue(
         &self,
-        mut params: CertificateParams,
         days: u32,
+        dn: DistinguishedName,
+        sans: Vec<SanType>,
+        usage: ExtendedKeyUsagePurpose,
     ) -> Result<IssuedCertificate, PkiError> {
         if !(1..=MAX_LEAF_DAYS).contains(&days) {
             return Err(PkiError::InvalidDays);
         }
-        set_validity(&mut params, days);
-        params.is_ca = IsCa::ExplicitNoCa;
+        let mut params = params_for(days, dn, IsCa::ExplicitNoCa);
+        params.subject_alt_names = sans;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
-        // The serial is derived from the fresh public key, so it is unique.
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        // rcgen derives the serial from the fresh public key, so it is unique.
+        let key = new_key()?;
         let cert = params.signed_by(&key, &self.issuer, &self.key)?;
         let der = cert.der().to_vec();
         Ok(IssuedCertificate {
@@ -236,20 +239,16 @@ impl DepartmentCa {
     }
 }
 
-fn san(name: &str) -> Result<rcgen::SanType, PkiError> {
+fn san(name: &str) -> Result<SanType, PkiError> {
     let name = name.trim();
     if let Ok(ip) = name.parse::<std::net::IpAddr>() {
-        return Ok(rcgen::SanType::IpAddress(ip));
+        return Ok(SanType::IpAddress(ip));
     }
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
     match name.to_owned().try_into() {
-        Ok(ia5) if valid => Ok(rcgen::SanType::DnsName(ia5)),
+        Ok(dns) if name.len() <= 253 && name.split('.').all(label_ok) => Ok(SanType::DnsName(dns)),
         _ => Err(PkiError::InvalidName(name.to_owned())),
     }
 }
@@ -290,7 +289,7 @@ pub fn init(pki_dir: &Path, server_names: &[String]) -> Result<PkiPaths, PkiErro
             names.push(name);
         }
     }
-    let ca = DepartmentCa::create()?;
+    let ca = DepartmentCa::generate_ephemeral()?;
     let server = ca.issue_server(&names, SERVER_DAYS)?;
 
     // The key first: if it cannot be written, no certificate claims a CA.
@@ -301,11 +300,11 @@ pub fn init(pki_dir: &Path, server_names: &[String]) -> Result<PkiPaths, PkiErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, UnixTime};
-    use secrecy::ExposeSecret;
     use sha2::{Digest, Sha256};
     use std::sync::Arc;
 

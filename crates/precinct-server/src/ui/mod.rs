@@ -1,9 +1,82 @@
-//! The HTML pages (askama + htmx).
+//! The HTML pages (askama templates, htmx where it helps): the login flow,
+//! the home page and administration. Handlers call the same use-cases as
+//! the JSON API; every form works as a plain POST without JavaScript.
 
+mod account;
+mod admin;
+mod home;
+mod login;
+mod page;
+mod session;
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
 
-use crate::state::AppState;
+use crate::problem::Problem;
+use crate::state::{AppState, RequestContext};
+
+/// The HTML "not found" page, for a router fallback that answers browsers
+/// (which ask for `text/html`) with a page instead of a problem document.
+pub async fn not_found_page(req: Request) -> Response {
+    match req.extensions().get::<RequestContext>() {
+        Some(ctx) => page::not_found(&page::Chrome::anonymous(ctx)),
+        None => Problem::not_found().into_response(),
+    }
+}
 
 pub fn routes() -> Router<AppState> {
+    use admin::{devices, units, users, workstations};
     Router::new()
+        .route("/", get(login::index))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/login/mfa", get(login::mfa_page).post(login::verify_mfa))
+        .route("/logout", post(login::logout))
+        .route(
+            "/password",
+            get(account::password_form).post(account::change_password),
+        )
+        .route(
+            "/mfa/enrol",
+            get(account::enrolment).post(account::confirm_enrolment),
+        )
+        .route("/home", get(home::home))
+        .route("/admin", get(|| async { page::see_other("/admin/users") }))
+        .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/users/{id}", get(users::show))
+        .route("/admin/users/{id}/roles", post(users::save_roles))
+        .route("/admin/users/{id}/units", post(users::save_units))
+        .route("/admin/users/{id}/disable", post(users::disable))
+        .route("/admin/users/{id}/enable", post(users::enable))
+        .route("/admin/users/{id}/unlock", post(users::unlock))
+        .route("/admin/users/{id}/reset-mfa", post(users::reset_mfa))
+        .route(
+            "/admin/users/{id}/reset-password",
+            post(users::reset_password),
+        )
+        .route("/admin/units", get(units::list).post(units::create))
+        .route("/admin/units/{id}/supervisor", post(units::set_supervisor))
+        .route(
+            "/admin/workstations",
+            get(workstations::list).post(workstations::add),
+        )
+        .route(
+            "/admin/workstations/certificate",
+            post(workstations::register_certificate),
+        )
+        .route(
+            "/admin/workstations/{id}/enable",
+            post(workstations::enable),
+        )
+        .route(
+            "/admin/workstations/{id}/disable",
+            post(workstations::disable),
+        )
+        .route("/admin/devices", get(devices::list).post(devices::enroll))
+        .route(
+            "/admin/devices/certificate",
+            post(devices::register_certificate),
+        )
+        .route("/admin/devices/{id}/revoke", post(devices::revoke))
 }
