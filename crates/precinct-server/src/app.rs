@@ -52,8 +52,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Problem {
-    Problem::not_found()
+/// Browsers get a page, everyone else a problem document.
+async fn not_found(req: axum::extract::Request) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !req.uri().path().starts_with("/api/") {
+        crate::ui::not_found_page(req).await
+    } else {
+        Problem::not_found().into_response()
+    }
 }
 
 async fn method_not_allowed() -> Problem {

@@ -184,6 +184,15 @@ impl Services {
         })
     }
 
+    /// The units a user belongs to, for their own pages.
+    pub async fn units_of(&self, user: &precinct_domain::user::User) -> ServiceResult<Vec<precinct_domain::org::Unit>> {
+        let mut units = Vec::with_capacity(user.units.len());
+        for id in &user.units {
+            units.push(self.store.unit(*id).await.or_service("unit")?);
+        }
+        Ok(units)
+    }
+
     pub async fn logout(&self, auth: &Authenticated) -> ServiceResult<()> {
         self.store
             .delete_session(&auth.session.token_hash)

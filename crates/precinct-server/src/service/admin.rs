@@ -30,6 +30,10 @@ fn require_admin(actor: Actor<'_>) -> ServiceResult<()> {
     }
 }
 
+fn is_self(actor: Actor<'_>, id: UserId) -> bool {
+    matches!(actor, Actor::User(u) if u.id == id)
+}
+
 #[derive(Debug, Clone)]
 pub struct CreateUser {
     pub username: String,
@@ -114,6 +118,13 @@ impl Services {
 
     pub async fn set_roles(&self, actor: Actor<'_>, id: UserId, roles: Vec<Role>) -> ServiceResult<User> {
         require_admin(actor)?;
+        if is_self(actor, id) && !roles.contains(&Role::Administrator) {
+            return Err(precinct_domain::DomainError::invalid(
+                "roles",
+                "you cannot remove your own administrator role; ask another administrator",
+            )
+            .into());
+        }
         let roles = Roles::new(roles)?;
         self.store.set_roles(id, &roles, self.clock.now()).await.or_service("user")?;
         self.get_user(actor, id).await
@@ -127,6 +138,13 @@ impl Services {
 
     pub async fn set_user_status(&self, actor: Actor<'_>, id: UserId, status: UserStatus) -> ServiceResult<User> {
         require_admin(actor)?;
+        if is_self(actor, id) && status == UserStatus::Disabled {
+            return Err(precinct_domain::DomainError::invalid(
+                "status",
+                "you cannot disable your own account; ask another administrator",
+            )
+            .into());
+        }
         self.store.set_status(id, status, self.clock.now()).await.or_service("user")?;
         self.get_user(actor, id).await
     }

@@ -30,15 +30,10 @@ pub async fn home(
     RawQuery(query): RawQuery,
 ) -> Response {
     let user = &session.auth.user.user;
-    let mut units = Vec::with_capacity(user.units.len());
-    for id in &user.units {
-        // TODO(lead): a read use-case ("the caller's own units") belongs in
-        // `service`; until then the names come straight from the store.
-        match state.services.store.unit(*id).await {
-            Ok(u) => units.push(u.name),
-            Err(e) => tracing::warn!(error = %e, "unit name lookup failed"),
-        }
-    }
+    let units = match state.services.units_of(user).await {
+        Ok(units) => units.into_iter().map(|u| u.name).collect(),
+        Err(e) => return crate::ui::page::service_error_page(&state, &session.chrome, e),
+    };
     let page = HomePage {
         flash: done_flash(query.as_deref()),
         username: user.username.as_str().to_owned(),

@@ -7,6 +7,7 @@
 mod support;
 
 mod auth;
+mod browser;
 mod channel;
 mod input;
 mod platform;
