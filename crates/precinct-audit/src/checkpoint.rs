@@ -45,15 +45,25 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note body: three lines, each ending in a newline.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     fn parse_body(body: &str) -> Result<Self, CheckpointError> {
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or(CheckpointError::Malformed("origin"))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or(CheckpointError::Malformed("origin"))?;
         let size = lines
             .next()
-            .and_then(|l| (!l.starts_with('+') && !(l.len() > 1 && l.starts_with('0'))).then_some(l))
+            .and_then(|l| {
+                (!(l.starts_with('+') || l.len() > 1 && l.starts_with('0'))).then_some(l)
+            })
             .and_then(|l| l.parse::<u64>().ok())
             .ok_or(CheckpointError::Malformed("tree size"))?;
         let root: Hash = lines
@@ -145,7 +155,12 @@ impl LogVerifier {
     pub fn encode(&self) -> String {
         let mut blob = vec![ALG_ED25519];
         blob.extend_from_slice(self.key.as_bytes());
-        format!("{}+{}+{}", self.name, hex::encode(key_id(&self.name, &self.key)), B64.encode(blob))
+        format!(
+            "{}+{}+{}",
+            self.name,
+            hex::encode(key_id(&self.name, &self.key)),
+            B64.encode(blob)
+        )
     }
 
     pub fn parse(s: &str) -> Result<Self, CheckpointError> {
@@ -171,7 +186,9 @@ impl LogVerifier {
 
     /// Parses a signed checkpoint note and checks this key's signature.
     pub fn open(&self, note: &str) -> Result<Checkpoint, CheckpointError> {
-        let (body, sigs) = note.split_once("\n\n").ok_or(CheckpointError::Malformed("no signature block"))?;
+        let (body, sigs) = note
+            .split_once("\n\n")
+            .ok_or(CheckpointError::Malformed("no signature block"))?;
         let body = format!("{body}\n");
         let want_id = key_id(&self.name, &self.key);
         let mut found = false;
@@ -185,12 +202,17 @@ impl LogVerifier {
             if name != self.name {
                 continue;
             }
-            let blob = B64.decode(b64).map_err(|_| CheckpointError::Malformed("signature encoding"))?;
+            let blob = B64
+                .decode(b64)
+                .map_err(|_| CheckpointError::Malformed("signature encoding"))?;
             if blob.len() != 4 + 64 || blob[..4] != want_id {
                 continue;
             }
-            let sig = Signature::from_slice(&blob[4..]).map_err(|_| CheckpointError::BadSignature)?;
-            self.key.verify(body.as_bytes(), &sig).map_err(|_| CheckpointError::BadSignature)?;
+            let sig =
+                Signature::from_slice(&blob[4..]).map_err(|_| CheckpointError::BadSignature)?;
+            self.key
+                .verify(body.as_bytes(), &sig)
+                .map_err(|_| CheckpointError::BadSignature)?;
             found = true;
         }
         if !found {
@@ -198,7 +220,9 @@ impl LogVerifier {
         }
         let cp = Checkpoint::parse_body(&body)?;
         if cp.origin != self.name {
-            return Err(CheckpointError::Malformed("origin differs from the key name"));
+            return Err(CheckpointError::Malformed(
+                "origin differs from the key name",
+            ));
         }
         Ok(cp)
     }
@@ -231,9 +255,15 @@ mod tests {
         let k = key();
         let v = k.verifier();
         let note = k.sign(42, [9u8; 32]);
-        assert_eq!(v.open(&note.replacen("42", "43", 1)), Err(CheckpointError::BadSignature));
+        assert_eq!(
+            v.open(&note.replacen("42", "43", 1)),
+            Err(CheckpointError::BadSignature)
+        );
         let other = LogKey::from_secret("precinct.example/audit", [8u8; 32]).expect("key");
-        assert_eq!(other.verifier().open(&note), Err(CheckpointError::NoSignature));
+        assert_eq!(
+            other.verifier().open(&note),
+            Err(CheckpointError::NoSignature)
+        );
         assert!(v.open("garbage").is_err());
         let mut enc = v.encode();
         enc.push('A');

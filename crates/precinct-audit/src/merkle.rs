@@ -62,7 +62,7 @@ fn split(n: u64) -> u64 {
 
 /// MTH of leaves `[start, start + len)`, `len ≥ 1`, as RFC 6962 builds it.
 fn range_hash(src: &mut dyn NodeSource, start: u64, len: u64) -> Hash {
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         return src.perfect(len.trailing_zeros(), start / len);
     }
     let k = split(len);
@@ -104,7 +104,14 @@ pub fn inclusion_proof(src: &mut dyn NodeSource, index: u64, size: u64) -> Optio
     Some(out)
 }
 
-fn subproof(src: &mut dyn NodeSource, m: u64, start: u64, n: u64, complete: bool, out: &mut Vec<Hash>) {
+fn subproof(
+    src: &mut dyn NodeSource,
+    m: u64,
+    start: u64,
+    n: u64,
+    complete: bool,
+    out: &mut Vec<Hash>,
+) {
     if m == n {
         if !complete {
             out.push(range_hash(src, start, n));
@@ -182,7 +189,13 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
 
 /// Verifies that the tree of `old` leaves with root `old_root` is a prefix
 /// of the tree of `new` leaves with root `new_root` (RFC 9162 §2.1.4.2).
-pub fn verify_consistency(old: u64, new: u64, old_root: &Hash, new_root: &Hash, proof: &[Hash]) -> bool {
+pub fn verify_consistency(
+    old: u64,
+    new: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> bool {
     if old > new {
         return false;
     }
@@ -301,7 +314,16 @@ mod tests {
         v.try_into().expect("32 bytes")
     }
 
-    const LEAVES: [&str; 8] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+    const LEAVES: [&str; 8] = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
     const ROOTS: [&str; 8] = [
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
         "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -314,44 +336,76 @@ mod tests {
     ];
     /// (leaf number from 1, tree size, proof)
     const INCLUSION: [(u64, u64, &[&str]); 4] = [
-        (1, 8, &[
-            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-        ]),
-        (6, 8, &[
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ]),
-        (3, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-        (2, 5, &[
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        ]),
+        (
+            1,
+            8,
+            &[
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            6,
+            8,
+            &[
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
+        (
+            3,
+            3,
+            &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
+        ),
+        (
+            2,
+            5,
+            &[
+                "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ],
+        ),
     ];
     const CONSISTENCY: [(u64, u64, &[&str]); 5] = [
         (1, 1, &[]),
-        (1, 8, &[
-            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-        ]),
-        (6, 8, &[
-            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ]),
-        (2, 5, &[
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        ]),
-        (6, 7, &[
-            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ]),
+        (
+            1,
+            8,
+            &[
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ],
+        ),
+        (
+            6,
+            8,
+            &[
+                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
+        (
+            2,
+            5,
+            &[
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ],
+        ),
+        (
+            6,
+            7,
+            &[
+                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ],
+        ),
     ];
 
     fn test_log() -> MemoryLog {
@@ -365,7 +419,10 @@ mod tests {
     #[test]
     fn roots_match_the_published_vectors() {
         let mut log = test_log();
-        assert_eq!(log.root_at(0), h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        assert_eq!(
+            log.root_at(0),
+            h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
         for (i, r) in ROOTS.iter().enumerate() {
             assert_eq!(log.root_at(i as u64 + 1), h(r), "root of size {}", i + 1);
         }
@@ -384,7 +441,13 @@ mod tests {
             // Corruptions are caught.
             assert!(!verify_inclusion(leaf, size, &lh, &want, &root) || leaf == size);
             assert!(!verify_inclusion(leaf - 1, size * 2, &lh, &want, &root));
-            assert!(!verify_inclusion(leaf - 1, size, &leaf_hash(b"WrongLeaf"), &want, &root));
+            assert!(!verify_inclusion(
+                leaf - 1,
+                size,
+                &leaf_hash(b"WrongLeaf"),
+                &want,
+                &root
+            ));
             let mut extra = want.clone();
             extra.push(root);
             assert!(!verify_inclusion(leaf - 1, size, &lh, &extra, &root));
@@ -394,7 +457,13 @@ mod tests {
                 assert!(!verify_inclusion(leaf - 1, size, &lh, &bad, &root));
             }
             if !want.is_empty() {
-                assert!(!verify_inclusion(leaf - 1, size, &lh, &want[..want.len() - 1], &root));
+                assert!(!verify_inclusion(
+                    leaf - 1,
+                    size,
+                    &lh,
+                    &want[..want.len() - 1],
+                    &root
+                ));
             }
         }
     }
@@ -404,9 +473,16 @@ mod tests {
         let mut log = test_log();
         for (old, new, proof) in CONSISTENCY {
             let want: Vec<Hash> = proof.iter().map(|p| h(p)).collect();
-            assert_eq!(log.consistency_proof(old, new).expect("proof"), want, "{old}->{new}");
+            assert_eq!(
+                log.consistency_proof(old, new).expect("proof"),
+                want,
+                "{old}->{new}"
+            );
             let (r1, r2) = (h(ROOTS[(old - 1) as usize]), h(ROOTS[(new - 1) as usize]));
-            assert!(verify_consistency(old, new, &r1, &r2, &want), "{old}->{new}");
+            assert!(
+                verify_consistency(old, new, &r1, &r2, &want),
+                "{old}->{new}"
+            );
             if want.is_empty() {
                 continue;
             }
@@ -414,7 +490,13 @@ mod tests {
             assert!(!verify_consistency(old - 1, new, &r1, &r2, &want));
             assert!(!verify_consistency(old, new * 2, &r1, &r2, &want));
             assert!(!verify_consistency(old, new, &r1, &r2, &[]));
-            assert!(!verify_consistency(old, new, &r1, &r2, &want[..want.len() - 1]));
+            assert!(!verify_consistency(
+                old,
+                new,
+                &r1,
+                &r2,
+                &want[..want.len() - 1]
+            ));
             for i in 0..want.len() {
                 let mut bad = want.clone();
                 bad[i][0] ^= 16;
@@ -434,11 +516,17 @@ mod tests {
             for index in 0..size {
                 let p = log.inclusion_proof(index, size).expect("proof");
                 let lh = leaf_hash(&(index as u32).to_be_bytes());
-                assert!(verify_inclusion(index, size, &lh, &p, &root), "{index}/{size}");
+                assert!(
+                    verify_inclusion(index, size, &lh, &p, &root),
+                    "{index}/{size}"
+                );
             }
             for old in 1..=size {
                 let p = log.consistency_proof(old, size).expect("proof");
-                assert!(verify_consistency(old, size, &log.root_at(old), &root, &p), "{old}->{size}");
+                assert!(
+                    verify_consistency(old, size, &log.root_at(old), &root, &p),
+                    "{old}->{size}"
+                );
             }
         }
         // The recorder names exactly what the proofs read.
@@ -448,8 +536,14 @@ mod tests {
         for (l, i) in need {
             only.insert((l, i), log.nodes[&(l, i)]);
         }
-        assert_eq!(inclusion_proof(&mut only, 37, 70), log.inclusion_proof(37, 70));
-        assert_eq!(consistency_proof(&mut only, 20, 70), log.consistency_proof(20, 70));
+        assert_eq!(
+            inclusion_proof(&mut only, 37, 70),
+            log.inclusion_proof(37, 70)
+        );
+        assert_eq!(
+            consistency_proof(&mut only, 20, 70),
+            log.consistency_proof(20, 70)
+        );
         assert_eq!(root(&mut only, 70), log.root_at(70));
     }
 }

@@ -46,7 +46,11 @@ pub enum TokenSource {
 }
 
 pub fn session_token(parts: &Parts) -> Option<(String, TokenSource)> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         return v
             .strip_prefix("Bearer ")
             .map(|t| (t.trim().to_owned(), TokenSource::Bearer));
@@ -56,7 +60,11 @@ pub fn session_token(parts: &Parts) -> Option<(String, TokenSource)> {
 
 /// Constant-time comparison of two tokens.
 pub fn tokens_match(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// A request with a session in any login stage.

@@ -23,13 +23,21 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
-pub async fn context_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn context_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let conn = req.extensions().get::<ConnInfo>().cloned().unwrap_or(ConnInfo {
-        peer: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-        client_cert: None,
-        tls: false,
-    });
+    let conn = req
+        .extensions()
+        .get::<ConnInfo>()
+        .cloned()
+        .unwrap_or(ConnInfo {
+            peer: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            client_cert: None,
+            tls: false,
+        });
     let tls = conn.tls;
     let path = req.uri().path().to_owned();
     let mut res = if is_probe(&path) {
@@ -63,7 +71,8 @@ pub async fn context_layer(State(state): State<AppState>, mut req: Request, next
         .inc();
     set_security_headers(res.headers_mut(), &path, tls);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     res
 }
@@ -92,14 +101,22 @@ async fn decide(
         (peer_ip, conn.client_cert.clone())
     };
     let binding = match presented {
-        Some(fp) => Some(state.services.store.certificate_binding(&fp).await.map_err(|e| {
-            tracing::error!(error = %e, "channel lookup failed");
-            state.metrics.storage_failures.inc();
-            Problem::unavailable()
-        })?),
+        Some(fp) => Some(
+            state
+                .services
+                .store
+                .certificate_binding(&fp)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "channel lookup failed");
+                    state.metrics.storage_failures.inc();
+                    Problem::unavailable()
+                })?,
+        ),
         None => None,
     };
-    let channel = decide_channel(binding.as_ref(), client_ip).map_err(|_| Problem::unregistered_certificate())?;
+    let channel = decide_channel(binding.as_ref(), client_ip)
+        .map_err(|_| Problem::unregistered_certificate())?;
     Ok((channel, client_ip))
 }
 
@@ -139,8 +156,14 @@ fn set_security_headers(h: &mut HeaderMap, path: &str, tls: bool) {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
-        (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()",
+        ),
     ];
     for (k, v) in pairs {
         h.insert(k, HeaderValue::from_static(v));

@@ -3,16 +3,16 @@
 //! PKI. Handlers are thin: they parse, call one use-case in `service`, and
 //! render.
 
-pub mod service;
-pub mod config;
-pub mod pki;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod config;
 pub mod context;
 pub mod listener;
 pub mod metrics;
+pub mod pki;
 pub mod problem;
+pub mod service;
 pub mod state;
 pub mod ui;
 

@@ -39,7 +39,10 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Error)]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot read TLS file {path}: {reason}")]
     TlsFile { path: String, reason: String },
     #[error("TLS configuration is not valid: {0}")]
@@ -88,7 +91,12 @@ pub async fn serve_on(
     Ok(())
 }
 
-async fn handle_connection(stream: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>, app: Router) {
+async fn handle_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: Router,
+) {
     let _ = stream.set_nodelay(true);
     match tls {
         None => {
@@ -100,7 +108,9 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, tls: Option<Arc<
             serve_http(TokioIo::new(stream), info, app).await;
         }
         Some(cfg) => {
-            let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, TlsAcceptor::from(cfg).accept(stream)).await;
+            let accepted =
+                tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, TlsAcceptor::from(cfg).accept(stream))
+                    .await;
             let stream = match accepted {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -155,13 +165,15 @@ pub fn tls_server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, 
         path: path.display().to_string(),
         reason: reason.to_owned(),
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read_file(&files.cert)?)
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad(&files.cert, "not a PEM certificate chain"))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read_file(&files.cert)?)
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad(&files.cert, "not a PEM certificate chain"))?;
     if certs.is_empty() {
         return Err(bad(&files.cert, "no certificate in the file"));
     }
-    let key = PrivateKeyDer::from_pem_slice(&read_file(&files.key)?).map_err(|_| bad(&files.key, "not a PEM private key"))?;
+    let key = PrivateKeyDer::from_pem_slice(&read_file(&files.key)?)
+        .map_err(|_| bad(&files.key, "not a PEM private key"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AnyClientCertificate {
         algorithms: provider.signature_verification_algorithms,
@@ -219,4 +231,3 @@ impl ClientCertVerifier for AnyClientCertificate {
         self.algorithms.supported_schemes()
     }
 }
-

@@ -37,9 +37,17 @@ impl Default for Metrics {
         let logins = Family::<OutcomeLabels, Counter>::default();
         let channels = Family::<ChannelLabels, Counter>::default();
         let storage_failures = Counter::default();
-        registry.register("http_responses", "HTTP responses by status class", http_responses.clone());
+        registry.register(
+            "http_responses",
+            "HTTP responses by status class",
+            http_responses.clone(),
+        );
         registry.register("logins", "Login attempts by outcome", logins.clone());
-        registry.register("requests_by_channel", "Requests by decided channel", channels.clone());
+        registry.register(
+            "requests_by_channel",
+            "Requests by decided channel",
+            channels.clone(),
+        );
         registry.register(
             "storage_failures",
             "Requests refused because the database was unavailable",

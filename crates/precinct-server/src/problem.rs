@@ -44,11 +44,19 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found")
     }
     pub fn method_not_allowed() -> Self {
-        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+        )
     }
     pub fn csrf() -> Self {
-        Problem::new(StatusCode::FORBIDDEN, "csrf_token_invalid", "The form's security token is missing or wrong")
-            .with_detail("Reload the page and try again.")
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "The form's security token is missing or wrong",
+        )
+        .with_detail("Reload the page and try again.")
     }
     pub fn unavailable() -> Self {
         Problem::new(
@@ -63,7 +71,9 @@ impl Problem {
             "unregistered_certificate",
             "The client certificate is not registered to any workstation or device",
         )
-        .with_detail("Ask an administrator to register this machine, or connect without a certificate.")
+        .with_detail(
+            "Ask an administrator to register this machine, or connect without a certificate.",
+        )
     }
 }
 
@@ -93,7 +103,9 @@ impl From<ServiceError> for Problem {
             | E::Unauthenticated
             | E::SessionLocked
             | E::SessionExpired => StatusCode::UNAUTHORIZED,
-            E::AccountLocked | E::LoginIncomplete | E::WrongStage | E::Forbidden(_) => StatusCode::FORBIDDEN,
+            E::AccountLocked | E::LoginIncomplete | E::WrongStage | E::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
             E::WrongCurrentPassword => StatusCode::FORBIDDEN,
             E::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -131,7 +143,11 @@ impl From<JsonRejection> for Problem {
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 too_large()
             }
-            other => Problem::new(other.status(), "bad_request", "The request body could not be read"),
+            other => Problem::new(
+                other.status(),
+                "bad_request",
+                "The request body could not be read",
+            ),
         }
     }
 }
@@ -144,27 +160,45 @@ impl From<FormRejection> for Problem {
                 "unsupported_media_type",
                 "The body must be a form (application/x-www-form-urlencoded)",
             ),
-            FormRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
-            other => Problem::new(StatusCode::BAD_REQUEST, "invalid_form", "The form is not valid")
-                .with_detail(data_error_detail(&other.body_text())),
+            FormRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                too_large()
+            }
+            other => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_form",
+                "The form is not valid",
+            )
+            .with_detail(data_error_detail(&other.body_text())),
         }
     }
 }
 
 impl From<PathRejection> for Problem {
     fn from(_: PathRejection) -> Self {
-        Problem::new(StatusCode::BAD_REQUEST, "invalid_id", "The id in the address is not valid")
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "The id in the address is not valid",
+        )
     }
 }
 
 impl From<QueryRejection> for Problem {
     fn from(_: QueryRejection) -> Self {
-        Problem::new(StatusCode::BAD_REQUEST, "invalid_query", "The query string is not valid")
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "The query string is not valid",
+        )
     }
 }
 
 fn too_large() -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is too large")
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "The request body is too large",
+    )
 }
 
 /// serde's message names the field and what was expected; it can also

@@ -1,1 +1,125 @@
-fn main() {}
+//! The `precinct` command. Two stages, as ripgrep: clap parses the raw
+//! command line (`cli`), `settings` merges it with the configuration file
+//! and validates it, and `main` only wires a task to the module that runs it.
+
+mod admin;
+mod certificates;
+mod cli;
+mod config_file;
+mod output;
+mod serve;
+mod settings;
+
+use anyhow::Context;
+use clap::Parser;
+use precinct_domain::credentials::parse_banned_list;
+use precinct_domain::SystemClock;
+use precinct_server::service::Services;
+use precinct_store::{Engine, Store};
+use secrecy::ExposeSecret;
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+use settings::{Database, Settings, Task};
+
+fn main() -> ExitCode {
+    // sqlx reports every PostgreSQL notice at info; those are not news.
+    let filter = EnvFilter::try_from_env("PRECINCT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(cli::Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let Settings {
+        data_dir,
+        database,
+        listen,
+        task,
+    } = Settings::from_cli(cli)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let pki_dir = data_dir.join("pki");
+    runtime.block_on(async {
+        match task {
+            Task::Serve(config) => {
+                create_private_dir(&data_dir)?;
+                serve::run(*config, open(&data_dir, &database).await?).await
+            }
+            Task::Migrate => {
+                open(&data_dir, &database).await?;
+                println!(
+                    "Database ({}): migrations applied.",
+                    database.engine().as_str()
+                );
+                Ok(())
+            }
+            Task::Admin(t) => admin::run(&open(&data_dir, &database).await?, t).await,
+            Task::PkiInit { names } => certificates::init(&pki_dir, &names),
+            Task::PkiIssue(t) => {
+                let services = open(&data_dir, &database).await?;
+                certificates::issue(&services, &pki_dir, listen, t).await
+            }
+        }
+    })
+}
+
+/// Opens and migrates the database and builds the use-cases on the system
+/// clock. An embedded database lives in the data directory.
+async fn open(data_dir: &Path, database: &Database) -> anyhow::Result<Services> {
+    let engine = database.engine();
+    if engine == Engine::Sqlite {
+        create_private_dir(data_dir)?;
+    }
+    let store = Store::open(database.url().expose_secret())
+        .await
+        .with_context(|| format!("cannot open the {} database", engine.as_str()))?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    tracing::debug!(engine = engine.as_str(), "database ready");
+    Ok(Services::new(
+        store,
+        Arc::new(SystemClock),
+        banned_passwords(data_dir)?,
+    ))
+}
+
+/// The department's own banned passwords, `<data-dir>/banned-passwords.txt`
+/// if it exists, on top of the built-in list.
+fn banned_passwords(data_dir: &Path) -> anyhow::Result<HashSet<String>> {
+    let path = data_dir.join("banned-passwords.txt");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(parse_banned_list(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Creates a directory (and parents) readable by its owner only; an existing
+/// one is left as it is.
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the directory {}", dir.display()))
+}

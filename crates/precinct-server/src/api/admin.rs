@@ -67,7 +67,10 @@ pub async fn get_user(
     caller: ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    let u = state.services.get_user(actor(&caller), UserId::from_uuid(id)).await?;
+    let u = state
+        .services
+        .get_user(actor(&caller), UserId::from_uuid(id))
+        .await?;
     Ok(Json(UserView::from(&u)))
 }
 
@@ -122,25 +125,41 @@ async fn user_action(
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn disable_user(State(state): State<AppState>, caller: ActiveUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UserView>> {
+pub async fn disable_user(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<UserView>> {
     user_action(&state, &caller, id, "disable").await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn enable_user(State(state): State<AppState>, caller: ActiveUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UserView>> {
+pub async fn enable_user(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<UserView>> {
     user_action(&state, &caller, id, "enable").await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn unlock_user(State(state): State<AppState>, caller: ActiveUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UserView>> {
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<UserView>> {
     user_action(&state, &caller, id, "unlock").await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-mfa", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn reset_mfa(State(state): State<AppState>, caller: ActiveUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<UserView>> {
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<UserView>> {
     user_action(&state, &caller, id, "reset-mfa").await
 }
 
@@ -162,7 +181,10 @@ pub async fn reset_password(
 
 #[utoipa::path(get, path = "/api/v1/units", tag = "admin",
     responses((status = 200, body = Vec<UnitView>)), security(("bearer" = [])))]
-pub async fn list_units(State(state): State<AppState>, caller: ActiveUser) -> ApiResult<Json<Vec<UnitView>>> {
+pub async fn list_units(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+) -> ApiResult<Json<Vec<UnitView>>> {
     let units = state.services.list_units(actor(&caller)).await?;
     Ok(Json(units.iter().map(UnitView::from).collect()))
 }
@@ -200,7 +222,11 @@ pub async fn set_supervisor(
 ) -> ApiResult<Json<UnitView>> {
     let unit = state
         .services
-        .set_unit_supervisor(actor(&caller), UnitId::from_uuid(id), req.supervisor.map(UserId::from_uuid))
+        .set_unit_supervisor(
+            actor(&caller),
+            UnitId::from_uuid(id),
+            req.supervisor.map(UserId::from_uuid),
+        )
         .await?;
     Ok(Json(UnitView::from(&unit)))
 }
@@ -240,7 +266,12 @@ pub async fn add_workstation(
     let networks = parse_networks(&req.networks)?;
     let w = state
         .services
-        .add_workstation(actor(&caller), &req.name, UnitId::from_uuid(req.unit), networks)
+        .add_workstation(
+            actor(&caller),
+            &req.name,
+            UnitId::from_uuid(req.unit),
+            networks,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(WorkstationView::from(&w))))
 }
@@ -296,7 +327,10 @@ pub async fn workstation_certificate(
 
 #[utoipa::path(get, path = "/api/v1/devices", tag = "admin",
     responses((status = 200, body = Vec<DeviceView>)), security(("bearer" = [])))]
-pub async fn list_devices(State(state): State<AppState>, caller: ActiveUser) -> ApiResult<Json<Vec<DeviceView>>> {
+pub async fn list_devices(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+) -> ApiResult<Json<Vec<DeviceView>>> {
     let ds = state.services.list_devices(actor(&caller)).await?;
     Ok(Json(ds.iter().map(DeviceView::from).collect()))
 }
@@ -312,7 +346,12 @@ pub async fn enroll_device(
     let kind = DeviceKind::parse(&req.kind).map_err(ServiceError::from)?;
     let d = state
         .services
-        .enroll_device(actor(&caller), &req.name, kind, req.assigned_user.map(UserId::from_uuid))
+        .enroll_device(
+            actor(&caller),
+            &req.name,
+            kind,
+            req.assigned_user.map(UserId::from_uuid),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(DeviceView::from(&d))))
 }

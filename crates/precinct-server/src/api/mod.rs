@@ -33,7 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route("/session/mfa", post(session::verify_mfa))
         .route("/session/password", post(session::change_password))
         .route("/session/mfa/enrolment", post(session::start_enrolment))
-        .route("/session/mfa/enrolment/confirm", post(session::confirm_enrolment))
+        .route(
+            "/session/mfa/enrolment/confirm",
+            post(session::confirm_enrolment),
+        )
         .route("/me", get(session::me))
         .route("/users", get(admin::list_users).post(admin::create_user))
         .route("/users/{id}", get(admin::get_user))
@@ -46,11 +49,23 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/reset-password", post(admin::reset_password))
         .route("/units", get(admin::list_units).post(admin::create_unit))
         .route("/units/{id}/supervisor", put(admin::set_supervisor))
-        .route("/workstations", get(admin::list_workstations).post(admin::add_workstation))
-        .route("/workstations/{id}/disable", post(admin::disable_workstation))
+        .route(
+            "/workstations",
+            get(admin::list_workstations).post(admin::add_workstation),
+        )
+        .route(
+            "/workstations/{id}/disable",
+            post(admin::disable_workstation),
+        )
         .route("/workstations/{id}/enable", post(admin::enable_workstation))
-        .route("/workstations/{id}/certificate", put(admin::workstation_certificate))
-        .route("/devices", get(admin::list_devices).post(admin::enroll_device))
+        .route(
+            "/workstations/{id}/certificate",
+            put(admin::workstation_certificate),
+        )
+        .route(
+            "/devices",
+            get(admin::list_devices).post(admin::enroll_device),
+        )
         .route("/devices/{id}/revoke", post(admin::revoke_device))
         .route("/devices/{id}/certificate", put(admin::device_certificate))
         .route("/openapi.json", get(openapi_json))

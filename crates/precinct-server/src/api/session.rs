@@ -10,7 +10,7 @@ use super::{
     ApiJson, ChannelView, CodeRequest, EnrolmentResponse, LoginRequest, LoginResponse, MeResponse,
     PasswordChangeRequest, RecoveryCodesResponse, StageResponse, UserView,
 };
-use crate::auth::{Caller, ActiveUser};
+use crate::auth::{ActiveUser, Caller};
 use crate::problem::{ApiResult, Problem};
 use crate::service::ServiceError;
 use crate::state::AppState;
@@ -25,7 +25,10 @@ pub(crate) fn login_outcome(e: &ServiceError) -> &'static str {
 
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
     let password = SecretString::from(req.password);
     match state
         .services
@@ -94,7 +97,10 @@ pub async fn change_password(
 
 #[utoipa::path(post, path = "/api/v1/session/mfa/enrolment", tag = "session",
     responses((status = 200, body = EnrolmentResponse), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn start_enrolment(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<EnrolmentResponse>> {
+pub async fn start_enrolment(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<EnrolmentResponse>> {
     let e = state.services.start_enrolment(&caller.auth).await?;
     Ok(Json(EnrolmentResponse {
         secret: e.secret_base32,
@@ -109,7 +115,10 @@ pub async fn confirm_enrolment(
     caller: Caller,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<Json<RecoveryCodesResponse>> {
-    let codes = state.services.confirm_enrolment(&caller.auth, &req.code).await?;
+    let codes = state
+        .services
+        .confirm_enrolment(&caller.auth, &req.code)
+        .await?;
     Ok(Json(RecoveryCodesResponse {
         recovery_codes: codes,
         stage: "active".to_owned(),

@@ -90,7 +90,8 @@ impl Services {
             Err(_) => None,
         };
         let Some(record) = record else {
-            verify_password_blocking(password.expose_secret().to_owned(), dummy_hash().to_owned()).await;
+            verify_password_blocking(password.expose_secret().to_owned(), dummy_hash().to_owned())
+                .await;
             return Err(ServiceError::InvalidCredentials);
         };
         let ok = verify_password_blocking(
@@ -104,7 +105,11 @@ impl Services {
         }
         let now = self.clock.now();
         if !ok {
-            let locked = self.store.record_failed_login(user.id, now).await.or_service("user")?;
+            let locked = self
+                .store
+                .record_failed_login(user.id, now)
+                .await
+                .or_service("user")?;
             return Err(if locked {
                 ServiceError::AccountLocked
             } else {
@@ -116,7 +121,10 @@ impl Services {
         }
         let stage = Stage::after_password(user.mfa_enrolled, user.must_change_password);
         if stage != Stage::Mfa {
-            self.store.clear_failed_logins(user.id).await.or_service("user")?;
+            self.store
+                .clear_failed_logins(user.id)
+                .await
+                .or_service("user")?;
         }
         self.issue_session(user.id, stage, now).await
     }
@@ -136,7 +144,10 @@ impl Services {
             created_at: now,
             last_seen_at: now,
         };
-        self.store.create_session(&session).await.or_service("session")?;
+        self.store
+            .create_session(&session)
+            .await
+            .or_service("session")?;
         Ok(IssuedSession {
             token: SecretString::from(token),
             session,
@@ -156,11 +167,17 @@ impl Services {
         match session.check(now) {
             SessionCheck::Valid => {}
             SessionCheck::IdleLocked => {
-                self.store.delete_session(&hash).await.or_service("session")?;
+                self.store
+                    .delete_session(&hash)
+                    .await
+                    .or_service("session")?;
                 return Err(ServiceError::SessionLocked);
             }
             SessionCheck::Expired => {
-                self.store.delete_session(&hash).await.or_service("session")?;
+                self.store
+                    .delete_session(&hash)
+                    .await
+                    .or_service("session")?;
                 return Err(ServiceError::SessionExpired);
             }
         }
@@ -170,11 +187,17 @@ impl Services {
             Err(e) => return Err(ServiceError::from_store(e, "user")),
         };
         if !user.user.can_log_in() {
-            self.store.delete_session(&hash).await.or_service("session")?;
+            self.store
+                .delete_session(&hash)
+                .await
+                .or_service("session")?;
             return Err(ServiceError::Unauthenticated);
         }
         if now.since(session.last_seen_at) >= TOUCH_EVERY {
-            self.store.touch_session(&hash, now).await.or_service("session")?;
+            self.store
+                .touch_session(&hash, now)
+                .await
+                .or_service("session")?;
             session.last_seen_at = now;
         }
         Ok(Authenticated {
@@ -185,7 +208,10 @@ impl Services {
     }
 
     /// The units a user belongs to, for their own pages.
-    pub async fn units_of(&self, user: &precinct_domain::user::User) -> ServiceResult<Vec<precinct_domain::org::Unit>> {
+    pub async fn units_of(
+        &self,
+        user: &precinct_domain::user::User,
+    ) -> ServiceResult<Vec<precinct_domain::org::Unit>> {
         let mut units = Vec::with_capacity(user.units.len());
         for id in &user.units {
             units.push(self.store.unit(*id).await.or_service("unit")?);
@@ -215,7 +241,11 @@ impl Services {
                 .map(TotpSecret::from_base32)
                 .transpose()?;
             let step = secret.and_then(|s| {
-                s.verify(code, now.as_secs(), user.totp_last_step.and_then(|v| u64::try_from(v).ok()))
+                s.verify(
+                    code,
+                    now.as_secs(),
+                    user.totp_last_step.and_then(|v| u64::try_from(v).ok()),
+                )
             });
             match step.and_then(|s| i64::try_from(s).ok()) {
                 Some(step) => self
@@ -243,7 +273,10 @@ impl Services {
                 ServiceError::InvalidMfaCode
             });
         }
-        self.store.clear_failed_logins(user.user.id).await.or_service("user")?;
+        self.store
+            .clear_failed_logins(user.user.id)
+            .await
+            .or_service("user")?;
         let stage = Stage::after_mfa(user.user.must_change_password);
         self.store
             .set_session_stage(&auth.session.token_hash, stage)
@@ -280,12 +313,23 @@ impl Services {
             Stage::Mfa | Stage::EnrolMfa => return Err(ServiceError::WrongStage),
         }
         let user = &auth.user.user;
-        let password = NewPassword::new(new.expose_secret(), user.username.as_str(), &self.banned_passwords)?;
-        if verify_password_blocking(new.expose_secret().to_owned(), auth.user.password_hash.clone()).await {
-            return Err(ServiceError::Invalid(precinct_domain::DomainError::invalid(
-                "new_password",
-                "must differ from the current password",
-            )));
+        let password = NewPassword::new(
+            new.expose_secret(),
+            user.username.as_str(),
+            &self.banned_passwords,
+        )?;
+        if verify_password_blocking(
+            new.expose_secret().to_owned(),
+            auth.user.password_hash.clone(),
+        )
+        .await
+        {
+            return Err(ServiceError::Invalid(
+                precinct_domain::DomainError::invalid(
+                    "new_password",
+                    "must differ from the current password",
+                ),
+            ));
         }
         let hash = hash_blocking(password).await?;
         let now = self.clock.now();
@@ -330,7 +374,11 @@ impl Services {
 
     /// Confirms enrolment with a code from the new secret; returns the
     /// recovery codes, which are shown once and stored only as hashes.
-    pub async fn confirm_enrolment(&self, auth: &Authenticated, code: &str) -> ServiceResult<Vec<String>> {
+    pub async fn confirm_enrolment(
+        &self,
+        auth: &Authenticated,
+        code: &str,
+    ) -> ServiceResult<Vec<String>> {
         if auth.session.stage != Stage::EnrolMfa {
             return Err(ServiceError::WrongStage);
         }
@@ -339,7 +387,9 @@ impl Services {
         };
         let secret = TotpSecret::from_base32(pending)?;
         let now = self.clock.now();
-        let Some(step) = secret.verify(code, now.as_secs(), None).and_then(|s| i64::try_from(s).ok())
+        let Some(step) = secret
+            .verify(code, now.as_secs(), None)
+            .and_then(|s| i64::try_from(s).ok())
         else {
             return Err(ServiceError::InvalidMfaCode);
         };
@@ -350,7 +400,10 @@ impl Services {
             .enrol_totp(user.id, pending, step, &hashes, now)
             .await
             .or_service("user")?;
-        self.store.clear_failed_logins(user.id).await.or_service("user")?;
+        self.store
+            .clear_failed_logins(user.id)
+            .await
+            .or_service("user")?;
         self.store
             .set_session_stage(&auth.session.token_hash, Stage::Active)
             .await

@@ -72,7 +72,11 @@ impl Services {
 
     /// Creates a user with a one-time password that must be changed (and MFA
     /// enrolled) at first login.
-    pub async fn create_user(&self, actor: Actor<'_>, input: CreateUser) -> ServiceResult<(User, NewPassword)> {
+    pub async fn create_user(
+        &self,
+        actor: Actor<'_>,
+        input: CreateUser,
+    ) -> ServiceResult<(User, NewPassword)> {
         require_admin(actor)?;
         let username = Username::parse(&input.username)?;
         let display_name = validate_name("display_name", &input.display_name)?;
@@ -113,10 +117,20 @@ impl Services {
     pub async fn user_by_username(&self, actor: Actor<'_>, username: &str) -> ServiceResult<User> {
         require_admin(actor)?;
         let username = Username::parse(username)?;
-        Ok(self.store.user_by_username(username.as_str()).await.or_service("user")?.user)
+        Ok(self
+            .store
+            .user_by_username(username.as_str())
+            .await
+            .or_service("user")?
+            .user)
     }
 
-    pub async fn set_roles(&self, actor: Actor<'_>, id: UserId, roles: Vec<Role>) -> ServiceResult<User> {
+    pub async fn set_roles(
+        &self,
+        actor: Actor<'_>,
+        id: UserId,
+        roles: Vec<Role>,
+    ) -> ServiceResult<User> {
         require_admin(actor)?;
         if is_self(actor, id) && !roles.contains(&Role::Administrator) {
             return Err(precinct_domain::DomainError::invalid(
@@ -126,17 +140,33 @@ impl Services {
             .into());
         }
         let roles = Roles::new(roles)?;
-        self.store.set_roles(id, &roles, self.clock.now()).await.or_service("user")?;
+        self.store
+            .set_roles(id, &roles, self.clock.now())
+            .await
+            .or_service("user")?;
         self.get_user(actor, id).await
     }
 
-    pub async fn set_units(&self, actor: Actor<'_>, id: UserId, units: Vec<UnitId>) -> ServiceResult<User> {
+    pub async fn set_units(
+        &self,
+        actor: Actor<'_>,
+        id: UserId,
+        units: Vec<UnitId>,
+    ) -> ServiceResult<User> {
         require_admin(actor)?;
-        self.store.set_units(id, &units, self.clock.now()).await.or_service("user or unit")?;
+        self.store
+            .set_units(id, &units, self.clock.now())
+            .await
+            .or_service("user or unit")?;
         self.get_user(actor, id).await
     }
 
-    pub async fn set_user_status(&self, actor: Actor<'_>, id: UserId, status: UserStatus) -> ServiceResult<User> {
+    pub async fn set_user_status(
+        &self,
+        actor: Actor<'_>,
+        id: UserId,
+        status: UserStatus,
+    ) -> ServiceResult<User> {
         require_admin(actor)?;
         if is_self(actor, id) && status == UserStatus::Disabled {
             return Err(precinct_domain::DomainError::invalid(
@@ -145,19 +175,28 @@ impl Services {
             )
             .into());
         }
-        self.store.set_status(id, status, self.clock.now()).await.or_service("user")?;
+        self.store
+            .set_status(id, status, self.clock.now())
+            .await
+            .or_service("user")?;
         self.get_user(actor, id).await
     }
 
     pub async fn unlock_user(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<User> {
         require_admin(actor)?;
-        self.store.unlock(id, self.clock.now()).await.or_service("user")?;
+        self.store
+            .unlock(id, self.clock.now())
+            .await
+            .or_service("user")?;
         self.get_user(actor, id).await
     }
 
     pub async fn reset_mfa(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<User> {
         require_admin(actor)?;
-        self.store.reset_mfa(id, self.clock.now()).await.or_service("user")?;
+        self.store
+            .reset_mfa(id, self.clock.now())
+            .await
+            .or_service("user")?;
         self.get_user(actor, id).await
     }
 
@@ -187,7 +226,8 @@ impl Services {
         require_admin(actor)?;
         let name = validate_name("name", name)?;
         let units = self.store.list_units().await.or_service("unit")?;
-        let parents: HashMap<UnitId, Option<UnitId>> = units.iter().map(|u| (u.id, u.parent)).collect();
+        let parents: HashMap<UnitId, Option<UnitId>> =
+            units.iter().map(|u| (u.id, u.parent)).collect();
         if let Some(p) = parent {
             if !parents.contains_key(&p) {
                 return Err(ServiceError::NotFound("parent unit"));
@@ -202,7 +242,10 @@ impl Services {
             parent,
             supervisor,
         };
-        self.store.create_unit(&unit, self.clock.now()).await.or_service("supervisor")?;
+        self.store
+            .create_unit(&unit, self.clock.now())
+            .await
+            .or_service("supervisor")?;
         Ok(unit)
     }
 
@@ -247,14 +290,27 @@ impl Services {
         self.store.workstation(id).await.or_service("workstation")
     }
 
-    pub async fn list_workstations(&self, actor: Actor<'_>) -> ServiceResult<Vec<WorkstationRecord>> {
+    pub async fn list_workstations(
+        &self,
+        actor: Actor<'_>,
+    ) -> ServiceResult<Vec<WorkstationRecord>> {
         require_admin(actor)?;
-        self.store.list_workstations().await.or_service("workstation")
+        self.store
+            .list_workstations()
+            .await
+            .or_service("workstation")
     }
 
-    pub async fn workstation_by_name(&self, actor: Actor<'_>, name: &str) -> ServiceResult<WorkstationRecord> {
+    pub async fn workstation_by_name(
+        &self,
+        actor: Actor<'_>,
+        name: &str,
+    ) -> ServiceResult<WorkstationRecord> {
         require_admin(actor)?;
-        self.store.workstation_by_name(name).await.or_service("workstation")
+        self.store
+            .workstation_by_name(name)
+            .await
+            .or_service("workstation")
     }
 
     pub async fn set_workstation_enabled(
@@ -264,7 +320,10 @@ impl Services {
         enabled: bool,
     ) -> ServiceResult<WorkstationRecord> {
         require_admin(actor)?;
-        self.store.set_workstation_enabled(id, enabled).await.or_service("workstation")?;
+        self.store
+            .set_workstation_enabled(id, enabled)
+            .await
+            .or_service("workstation")?;
         self.store.workstation(id).await.or_service("workstation")
     }
 
@@ -304,14 +363,25 @@ impl Services {
         self.store.list_devices().await.or_service("device")
     }
 
-    pub async fn device_by_name(&self, actor: Actor<'_>, name: &str) -> ServiceResult<DeviceRecord> {
+    pub async fn device_by_name(
+        &self,
+        actor: Actor<'_>,
+        name: &str,
+    ) -> ServiceResult<DeviceRecord> {
         require_admin(actor)?;
         self.store.device_by_name(name).await.or_service("device")
     }
 
-    pub async fn revoke_device(&self, actor: Actor<'_>, id: DeviceId) -> ServiceResult<DeviceRecord> {
+    pub async fn revoke_device(
+        &self,
+        actor: Actor<'_>,
+        id: DeviceId,
+    ) -> ServiceResult<DeviceRecord> {
         require_admin(actor)?;
-        self.store.revoke_device(id, self.clock.now()).await.or_service("device")?;
+        self.store
+            .revoke_device(id, self.clock.now())
+            .await
+            .or_service("device")?;
         self.store.device(id).await.or_service("device")
     }
 

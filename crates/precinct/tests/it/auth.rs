@@ -26,24 +26,50 @@ async fn login_with_mfa(db: TestDb) {
     let (_, body) = app.login("alice", GOOD_PASSWORD).await;
     let half = body["token"].as_str().unwrap().to_owned();
     let (status, body) = app.get("/api/v1/me", Some(&half)).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("login_incomplete")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("login_incomplete"))
+    );
 
     // A wrong code is refused; the same valid code is not accepted twice.
-    let (status, body) = app.post("/api/v1/session/mfa", Some(&half), json!({"code": "000000"})).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_mfa_code")));
+    let (status, body) = app
+        .post(
+            "/api/v1/session/mfa",
+            Some(&half),
+            json!({"code": "000000"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_mfa_code"))
+    );
     let code = app.totp_now(&alice.secret);
-    assert_eq!(app.post("/api/v1/session/mfa", Some(&half), json!({"code": code})).await.0, 200);
+    assert_eq!(
+        app.post("/api/v1/session/mfa", Some(&half), json!({"code": code}))
+            .await
+            .0,
+        200
+    );
     let (_, body) = app.login("alice", GOOD_PASSWORD).await;
     let again = body["token"].as_str().unwrap().to_owned();
-    let (status, _) = app.post("/api/v1/session/mfa", Some(&again), json!({"code": code})).await;
+    let (status, _) = app
+        .post("/api/v1/session/mfa", Some(&again), json!({"code": code}))
+        .await;
     assert_eq!(status, 401, "a TOTP code is single-use");
 
     // A recovery code works once.
     let rc = &alice.recovery[0];
-    assert_eq!(app.post("/api/v1/session/mfa", Some(&again), json!({"code": rc})).await.0, 200);
+    assert_eq!(
+        app.post("/api/v1/session/mfa", Some(&again), json!({"code": rc}))
+            .await
+            .0,
+        200
+    );
     let (_, body) = app.login("alice", GOOD_PASSWORD).await;
     let third = body["token"].as_str().unwrap().to_owned();
-    let (status, _) = app.post("/api/v1/session/mfa", Some(&third), json!({"code": rc})).await;
+    let (status, _) = app
+        .post("/api/v1/session/mfa", Some(&third), json!({"code": rc}))
+        .await;
     assert_eq!(status, 401);
 
     // The notice must be acknowledged; wrong passwords and unknown users look alike.
@@ -54,14 +80,20 @@ async fn login_with_mfa(db: TestDb) {
             json!({"username": "alice", "password": GOOD_PASSWORD, "acknowledge_notice": false}),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("notice_not_acknowledged")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("notice_not_acknowledged"))
+    );
     let (s1, b1) = app.login("alice", "not the password at all").await;
     let (s2, b2) = app.login("nobody", "not the password at all").await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(b1, b2);
 
     // Logout ends the session.
-    let req = app.http.delete(app.url("/api/v1/session")).bearer_auth(&token);
+    let req = app
+        .http
+        .delete(app.url("/api/v1/session"))
+        .bearer_auth(&token);
     assert_eq!(req.send().await.unwrap().status().as_u16(), 204);
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 401);
 }
@@ -73,7 +105,12 @@ async fn first_login_rules(db: TestDb) {
     let (_, body) = app.login("bob", &otp).await;
     let token = body["token"].as_str().unwrap().to_owned();
     // Nothing but the password change is possible yet.
-    assert_eq!(app.post("/api/v1/session/mfa/enrolment", Some(&token), json!({})).await.0, 403);
+    assert_eq!(
+        app.post("/api/v1/session/mfa/enrolment", Some(&token), json!({}))
+            .await
+            .0,
+        403
+    );
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 403);
     for (bad, code) in [
         ("shrt9x", "password_too_short"),
@@ -81,20 +118,40 @@ async fn first_login_rules(db: TestDb) {
         ("bob-bob-bob-bob", "password_contains_username"),
     ] {
         let (status, body) = app
-            .post("/api/v1/session/password", Some(&token), json!({"new_password": bad}))
+            .post(
+                "/api/v1/session/password",
+                Some(&token),
+                json!({"new_password": bad}),
+            )
             .await;
         assert_eq!((status, body["code"].as_str()), (422, Some(code)), "{bad}");
-        assert!(!body.to_string().contains(bad), "the refused password is not echoed");
+        assert!(
+            !body.to_string().contains(bad),
+            "the refused password is not echoed"
+        );
     }
     let (status, body) = app
-        .post("/api/v1/session/password", Some(&token), json!({"new_password": GOOD_PASSWORD}))
+        .post(
+            "/api/v1/session/password",
+            Some(&token),
+            json!({"new_password": GOOD_PASSWORD}),
+        )
         .await;
     assert_eq!((status, body["stage"].as_str()), (200, Some("enrol_mfa")));
     // Enrolment needs a code from the new secret.
-    let (_, body) = app.post("/api/v1/session/mfa/enrolment", Some(&token), json!({})).await;
-    assert!(body["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/Precinct:bob?"));
+    let (_, body) = app
+        .post("/api/v1/session/mfa/enrolment", Some(&token), json!({}))
+        .await;
+    assert!(body["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Precinct:bob?"));
     let (status, _) = app
-        .post("/api/v1/session/mfa/enrolment/confirm", Some(&token), json!({"code": "123456"}))
+        .post(
+            "/api/v1/session/mfa/enrolment/confirm",
+            Some(&token),
+            json!({"code": "123456"}),
+        )
         .await;
     assert_eq!(status, 401);
     // The one-time password no longer works.
@@ -118,27 +175,58 @@ async fn lockout_after_five_failures_until_admin_unlocks(db: TestDb) {
     // Five within fifteen minutes lock the account and end its sessions.
     for i in 0..5 {
         let (status, body) = app.login("carol", "wrong password number two").await;
-        let expected = if i < 4 { (401, "invalid_credentials") } else { (403, "account_locked") };
-        assert_eq!((status, body["code"].as_str().unwrap()), expected, "attempt {i}");
+        let expected = if i < 4 {
+            (401, "invalid_credentials")
+        } else {
+            (403, "account_locked")
+        };
+        assert_eq!(
+            (status, body["code"].as_str().unwrap()),
+            expected,
+            "attempt {i}"
+        );
         app.advance(Duration::from_secs(60));
     }
     assert_eq!(app.get("/api/v1/me", Some(&carol.token)).await.0, 401);
     let (status, body) = app.login("carol", GOOD_PASSWORD).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("account_locked")), "even the right password");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("account_locked")),
+        "even the right password"
+    );
     // It stays locked long after the window.
     app.advance(Duration::from_secs(24 * 3600));
     assert_eq!(app.login("carol", GOOD_PASSWORD).await.0, 403);
 
     let (status, users) = app.get("/api/v1/users", Some(&admin)).await;
-    assert_eq!(status, 401, "the admin's own session expired after 24h: {users}");
-    let admin = app.login_with_mfa("chief", &app_secret(&app, "chief").await).await;
-    let (_, user) = app.get(&format!("/api/v1/users/{}", carol.id), Some(&admin)).await;
+    assert_eq!(
+        status, 401,
+        "the admin's own session expired after 24h: {users}"
+    );
+    let admin = app
+        .login_with_mfa("chief", &app_secret(&app, "chief").await)
+        .await;
+    let (_, user) = app
+        .get(&format!("/api/v1/users/{}", carol.id), Some(&admin))
+        .await;
     assert_eq!(user["locked"], true);
     // Only an administrator may unlock.
     let other = app.onboard("dave", &[Role::Supervisor]).await;
-    let (status, body) = app.post(&format!("/api/v1/users/{}/unlock", carol.id), Some(&other.token), json!({})).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/users/{}/unlock", carol.id),
+            Some(&other.token),
+            json!({}),
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let (status, user) = app.post(&format!("/api/v1/users/{}/unlock", carol.id), Some(&admin), json!({})).await;
+    let (status, user) = app
+        .post(
+            &format!("/api/v1/users/{}/unlock", carol.id),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
     assert_eq!((status, user["locked"].as_bool()), (200, Some(false)));
     app.login_with_mfa("carol", &carol.secret).await;
 
@@ -148,16 +236,31 @@ async fn lockout_after_five_failures_until_admin_unlocks(db: TestDb) {
     let half = body["token"].as_str().unwrap().to_owned();
     let mut last = (0, serde_json::Value::Null);
     for _ in 0..5 {
-        last = app.post("/api/v1/session/mfa", Some(&half), json!({"code": "999999"})).await;
+        last = app
+            .post(
+                "/api/v1/session/mfa",
+                Some(&half),
+                json!({"code": "999999"}),
+            )
+            .await;
     }
-    assert_eq!((last.0, last.1["code"].as_str()), (403, Some("account_locked")));
+    assert_eq!(
+        (last.0, last.1["code"].as_str()),
+        (403, Some("account_locked"))
+    );
 }
 dbtest!(lockout_after_five_failures_until_admin_unlocks);
 
 /// The TOTP secret of a user, read back through the store (the test plays
 /// the user's authenticator app).
 async fn app_secret(app: &TestApp, username: &str) -> String {
-    app.db.store.user_by_username(username).await.unwrap().totp_secret.unwrap()
+    app.db
+        .store
+        .user_by_username(username)
+        .await
+        .unwrap()
+        .totp_secret
+        .unwrap()
 }
 
 async fn idle_and_absolute_session_expiry(db: TestDb) {
@@ -172,8 +275,15 @@ async fn idle_and_absolute_session_expiry(db: TestDb) {
     // ...30 minutes of silence lock it.
     app.advance(Duration::from_secs(30 * 60));
     let (status, body) = app.get("/api/v1/me", Some(&token)).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("session_locked")));
-    assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 401, "and it stays gone");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("session_locked"))
+    );
+    assert_eq!(
+        app.get("/api/v1/me", Some(&token)).await.0,
+        401,
+        "and it stays gone"
+    );
 
     // However active, a session ends 12 hours after login.
     let token = app.login_with_mfa("erin", &erin.secret).await;
@@ -183,7 +293,10 @@ async fn idle_and_absolute_session_expiry(db: TestDb) {
     }
     app.advance(Duration::from_secs(20 * 60));
     let (status, body) = app.get("/api/v1/me", Some(&token)).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("session_expired")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("session_expired"))
+    );
 }
 dbtest!(idle_and_absolute_session_expiry);
 
@@ -192,7 +305,11 @@ async fn sessions_end_when_the_user_changes(db: TestDb) {
     let admin = app.admin().await;
     let frank = app.onboard("frank", &[Role::Officer]).await;
     let (status, units) = app
-        .post("/api/v1/units", Some(&admin), json!({"name": "Central Precinct", "kind": "precinct"}))
+        .post(
+            "/api/v1/units",
+            Some(&admin),
+            json!({"name": "Central Precinct", "kind": "precinct"}),
+        )
         .await;
     assert_eq!(status, 201, "{units}");
     let unit = units["id"].as_str().unwrap().to_owned();
@@ -200,7 +317,11 @@ async fn sessions_end_when_the_user_changes(db: TestDb) {
     // Role change: the old session is rejected on its very next request.
     assert_eq!(app.get("/api/v1/me", Some(&frank.token)).await.0, 200);
     let (status, user) = app
-        .put(&format!("/api/v1/users/{}/roles", frank.id), &admin, json!({"roles": ["officer", "detective"]}))
+        .put(
+            &format!("/api/v1/users/{}/roles", frank.id),
+            &admin,
+            json!({"roles": ["officer", "detective"]}),
+        )
         .await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["roles"], json!(["officer", "detective"]));
@@ -209,7 +330,11 @@ async fn sessions_end_when_the_user_changes(db: TestDb) {
     // Unit change.
     let token = app.login_with_mfa("frank", &frank.secret).await;
     let (status, _) = app
-        .put(&format!("/api/v1/users/{}/units", frank.id), &admin, json!({"units": [unit]}))
+        .put(
+            &format!("/api/v1/users/{}/units", frank.id),
+            &admin,
+            json!({"units": [unit]}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 401);
@@ -218,15 +343,31 @@ async fn sessions_end_when_the_user_changes(db: TestDb) {
     let token = app.login_with_mfa("frank", &frank.secret).await;
     let (_, me) = app.get("/api/v1/me", Some(&token)).await;
     assert_eq!(me["user"]["units"], json!([unit]));
-    let (status, _) = app.post(&format!("/api/v1/users/{}/disable", frank.id), Some(&admin), json!({})).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/users/{}/disable", frank.id),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 401);
     assert_eq!(app.login("frank", GOOD_PASSWORD).await.0, 401);
 
     // MFA reset: enrol again at next login.
-    app.post(&format!("/api/v1/users/{}/enable", frank.id), Some(&admin), json!({})).await;
+    app.post(
+        &format!("/api/v1/users/{}/enable", frank.id),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
     let token = app.login_with_mfa("frank", &frank.secret).await;
-    app.post(&format!("/api/v1/users/{}/reset-mfa", frank.id), Some(&admin), json!({})).await;
+    app.post(
+        &format!("/api/v1/users/{}/reset-mfa", frank.id),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
     assert_eq!(app.get("/api/v1/me", Some(&token)).await.0, 401);
     let (_, body) = app.login("frank", GOOD_PASSWORD).await;
     assert_eq!(body["stage"], "enrol_mfa");

@@ -31,7 +31,11 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_driver() -> Driver {
@@ -42,9 +46,14 @@ async fn start_driver() -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("{CHROMIUM_ENV} is set but ChromeDriver ({driver}) did not start: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("{CHROMIUM_ENV} is set but ChromeDriver ({driver}) did not start: {e}")
+        });
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -68,7 +77,9 @@ async fn browser(driver: &Driver, chromium: &str, width: u32, height: u32) -> Cl
             ]
         }
     });
-    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
@@ -77,15 +88,30 @@ async fn browser(driver: &Driver, chromium: &str, width: u32, height: u32) -> Cl
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).send_keys(text).await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn path(c: &Client) -> String {
@@ -109,21 +135,36 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
         return;
     };
     let app = TestApp::spawn(TestDb::sqlite().await).await;
-    let (_, otp) = app.create_user("quinn", &[Role::Officer, Role::Detective]).await;
+    let (_, otp) = app
+        .create_user("quinn", &[Role::Officer, Role::Detective])
+        .await;
     let driver = start_driver().await;
     let c = browser(&driver, &chromium, 1280, 900).await;
 
     c.goto(&app.url("/login")).await.unwrap();
     let notice = text(&c, "#system-use-notice").await.to_lowercase();
-    for words in ["restricted", "monitored", "criminal and civil penalties", "consent"] {
-        assert!(notice.contains(words), "the notice says {words:?}: {notice}");
+    for words in [
+        "restricted",
+        "monitored",
+        "criminal and civil penalties",
+        "consent",
+    ] {
+        assert!(
+            notice.contains(words),
+            "the notice says {words:?}: {notice}"
+        );
     }
     assert_eq!(text(&c, "#channel-text").await, "Off-site");
 
     // Without the acknowledgement the login is refused.
     fill(&c, "#username", "quinn").await;
     fill(&c, "#password", &otp).await;
-    c.execute("document.getElementById('acknowledge_notice').removeAttribute('required')", vec![]).await.unwrap();
+    c.execute(
+        "document.getElementById('acknowledge_notice').removeAttribute('required')",
+        vec![],
+    )
+    .await
+    .unwrap();
     click(&c, "#login-submit").await;
     assert_eq!(path(&c).await, "/login");
     assert!(text(&c, "body").await.contains("notice"));
@@ -131,7 +172,11 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     fill(&c, "#password", &otp).await;
     click(&c, "#acknowledge_notice").await;
     click(&c, "#login-submit").await;
-    assert_eq!(path(&c).await, "/password", "a one-time password must be replaced first");
+    assert_eq!(
+        path(&c).await,
+        "/password",
+        "a one-time password must be replaced first"
+    );
 
     fill(&c, "#new_password", GOOD_PASSWORD).await;
     fill(&c, "#confirm_password", GOOD_PASSWORD).await;
@@ -148,17 +193,25 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
         .await
         .unwrap()
         .expect("data-secret");
-    let code = TotpSecret::from_base32(&secret).unwrap().code_at(app.clock.now().as_secs());
+    let code = TotpSecret::from_base32(&secret)
+        .unwrap()
+        .code_at(app.clock.now().as_secs());
     fill(&c, "#code", &code).await;
     click(&c, "#enrol-submit").await;
-    let codes = c.find_all(Locator::Css("#recovery-codes li")).await.unwrap();
+    let codes = c
+        .find_all(Locator::Css("#recovery-codes li"))
+        .await
+        .unwrap();
     assert_eq!(codes.len(), 10, "ten recovery codes, shown once");
     save_screenshot("recovery-codes.png", &c.screenshot().await.unwrap());
     click(&c, "#continue").await;
 
     assert_eq!(path(&c).await, "/home");
     let channel = c.find(Locator::Css("#channel")).await.unwrap();
-    assert_eq!(channel.attr("data-channel").await.unwrap().as_deref(), Some("offsite"));
+    assert_eq!(
+        channel.attr("data-channel").await.unwrap().as_deref(),
+        Some("offsite")
+    );
     assert_eq!(text(&c, "#channel-text").await, "Off-site");
     assert!(text(&c, "#home-roles").await.contains("Detective"));
     save_screenshot("home-desktop.png", &c.screenshot().await.unwrap());
@@ -176,7 +229,9 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     click(&c, "#acknowledge_notice").await;
     click(&c, "#login-submit").await;
     assert_eq!(path(&c).await, "/login/mfa");
-    let code = TotpSecret::from_base32(&secret).unwrap().code_at(app.clock.now().as_secs());
+    let code = TotpSecret::from_base32(&secret)
+        .unwrap()
+        .code_at(app.clock.now().as_secs());
     fill(&c, "#code", &code).await;
     click(&c, "#mfa-submit").await;
     assert_eq!(path(&c).await, "/home");
@@ -185,7 +240,10 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     // The same page on a phone-sized screen.
     let phone = browser(&driver, &chromium, 390, 844).await;
     phone.goto(&app.url("/login")).await.unwrap();
-    assert!(text(&phone, "#system-use-notice").await.to_lowercase().contains("restricted"));
+    assert!(text(&phone, "#system-use-notice")
+        .await
+        .to_lowercase()
+        .contains("restricted"));
     save_screenshot("login-phone.png", &phone.screenshot().await.unwrap());
     phone.close().await.unwrap();
 }

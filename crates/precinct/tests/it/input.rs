@@ -89,7 +89,11 @@ async fn bad_input_is_refused_and_changes_nothing(db: TestDb) {
     for (path, ct, body, status, code) in cases {
         let res = post_raw(path, ct, body).await.unwrap();
         assert_eq!(res.status().as_u16(), status, "{path} {code}");
-        assert_eq!(res.headers()["content-type"], "application/problem+json", "{path} {code}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path} {code}"
+        );
         let problem: serde_json::Value = res.json().await.unwrap();
         assert_eq!(problem["code"], code, "{path}: {problem}");
         assert_eq!(problem["status"], status);
@@ -105,7 +109,9 @@ async fn bad_input_is_refused_and_changes_nothing(db: TestDb) {
     let res = post_raw(
         "/api/v1/session",
         "application/json",
-        json!({"username": "chief", "password": 12345, "acknowledge_notice": true}).to_string().into_bytes(),
+        json!({"username": "chief", "password": 12345, "acknowledge_notice": true})
+            .to_string()
+            .into_bytes(),
     )
     .await
     .unwrap();
@@ -115,21 +121,40 @@ async fn bad_input_is_refused_and_changes_nothing(db: TestDb) {
     // Unknown places and methods.
     let (status, body) = app.get("/api/v1/nowhere", Some(&admin)).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
-    let res = app.http.patch(app.url("/api/v1/users")).bearer_auth(&admin).send().await.unwrap();
+    let res = app
+        .http
+        .patch(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 405);
     // Without a session, or with a made-up one.
     let (status, body) = app.get("/api/v1/users", None).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
     assert_eq!(app.get("/api/v1/users", Some("made-up-token")).await.0, 401);
     // A non-administrator cannot administer.
-    let jane = app.onboard("jane", &[Role::Officer, Role::Supervisor]).await;
+    let jane = app
+        .onboard("jane", &[Role::Officer, Role::Supervisor])
+        .await;
     let (status, body) = app
-        .post("/api/v1/users", Some(&jane.token), json!({"username": "kyle", "display_name": "Kyle", "roles": ["administrator"]}))
+        .post(
+            "/api/v1/users",
+            Some(&jane.token),
+            json!({"username": "kyle", "display_name": "Kyle", "roles": ["administrator"]}),
+        )
         .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     // Duplicates conflict.
     let (status, body) = app
-        .post("/api/v1/users", Some(&admin), json!({"username": "jane", "display_name": "Jane", "roles": ["officer"]}))
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "jane", "display_name": "Jane", "roles": ["officer"]}),
+        )
         .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
 }
@@ -140,13 +165,26 @@ async fn cookie_sessions_need_the_csrf_token(db: TestDb) {
     let admin = app.admin().await;
     let cookie = format!("precinct_session={admin}");
     let body = json!({"username": "lena", "display_name": "Lena", "roles": ["officer"]});
-    let res = app.http.post(app.url("/api/v1/users")).header("cookie", &cookie).json(&body).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/v1/users"))
+        .header("cookie", &cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     let problem: serde_json::Value = res.json().await.unwrap();
     assert_eq!(problem["code"], "csrf_token_invalid");
     assert_eq!(app.db.store.count_users().await.unwrap(), 1);
     // Reads need no token.
-    let res = app.http.get(app.url("/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
 }
 dbtest!(cookie_sessions_need_the_csrf_token);

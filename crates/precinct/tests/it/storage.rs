@@ -40,16 +40,38 @@ fn session(user: UserId, token: &str, at: Timestamp) -> Session {
 
 async fn users_units_and_sessions(db: TestDb) {
     let s = &db.store;
-    let precinct = Unit { id: UnitId::new_random(), name: "Central".into(), kind: UnitKind::Precinct, parent: None, supervisor: None };
+    let precinct = Unit {
+        id: UnitId::new_random(),
+        name: "Central".into(),
+        kind: UnitKind::Precinct,
+        parent: None,
+        supervisor: None,
+    };
     s.create_unit(&precinct, t(0)).await.unwrap();
-    let dup = Unit { id: UnitId::new_random(), ..precinct.clone() };
-    assert!(matches!(s.create_unit(&dup, t(0)).await, Err(StoreError::Conflict(_))));
+    let dup = Unit {
+        id: UnitId::new_random(),
+        ..precinct.clone()
+    };
+    assert!(matches!(
+        s.create_unit(&dup, t(0)).await,
+        Err(StoreError::Conflict(_))
+    ));
 
     let u = new_user("mona", vec![precinct.id]);
     s.create_user(&u, t(0)).await.unwrap();
-    assert!(matches!(s.create_user(&new_user("mona", vec![]), t(0)).await, Err(StoreError::Conflict("username"))));
-    assert!(matches!(s.create_user(&new_user("nina", vec![UnitId::new_random()]), t(0)).await, Err(StoreError::NotFound)));
-    assert!(matches!(s.user_by_username("nina").await, Err(StoreError::NotFound)), "a failed create leaves nothing");
+    assert!(matches!(
+        s.create_user(&new_user("mona", vec![]), t(0)).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    assert!(matches!(
+        s.create_user(&new_user("nina", vec![UnitId::new_random()]), t(0))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        matches!(s.user_by_username("nina").await, Err(StoreError::NotFound)),
+        "a failed create leaves nothing"
+    );
 
     let rec = s.user(u.id).await.unwrap();
     assert_eq!(rec.user.units, vec![precinct.id]);
@@ -60,16 +82,29 @@ async fn users_units_and_sessions(db: TestDb) {
     let other = new_user("olga", vec![]);
     s.create_user(&other, t(0)).await.unwrap();
     s.create_session(&session(u.id, "a", t(0))).await.unwrap();
-    s.create_session(&session(other.id, "b", t(0))).await.unwrap();
-    s.set_roles(u.id, &Roles::new([Role::Detective, Role::Supervisor]).unwrap(), t(1)).await.unwrap();
+    s.create_session(&session(other.id, "b", t(0)))
+        .await
+        .unwrap();
+    s.set_roles(
+        u.id,
+        &Roles::new([Role::Detective, Role::Supervisor]).unwrap(),
+        t(1),
+    )
+    .await
+    .unwrap();
     assert!(matches!(s.session("a").await, Err(StoreError::NotFound)));
     assert!(s.session("b").await.is_ok());
-    assert_eq!(s.user(u.id).await.unwrap().user.roles.to_vec(), vec![Role::Detective, Role::Supervisor]);
+    assert_eq!(
+        s.user(u.id).await.unwrap().user.roles.to_vec(),
+        vec![Role::Detective, Role::Supervisor]
+    );
 
     // A password change keeps only the session that made it.
     s.create_session(&session(u.id, "c", t(2))).await.unwrap();
     s.create_session(&session(u.id, "d", t(2))).await.unwrap();
-    s.set_password(u.id, "$argon2id$new", false, Some("c"), t(3)).await.unwrap();
+    s.set_password(u.id, "$argon2id$new", false, Some("c"), t(3))
+        .await
+        .unwrap();
     assert!(s.session("c").await.is_ok());
     assert!(s.session("d").await.is_err());
     s.touch_session("c", t(90)).await.unwrap();
@@ -92,10 +127,21 @@ async fn lockout_and_second_factors(db: TestDb) {
     assert!(s.user(u.id).await.unwrap().user.is_locked());
     s.unlock(u.id, t(3600)).await.unwrap();
     assert!(!s.user(u.id).await.unwrap().user.is_locked());
-    assert!(!s.record_failed_login(u.id, t(3601)).await.unwrap(), "unlock forgets old failures");
+    assert!(
+        !s.record_failed_login(u.id, t(3601)).await.unwrap(),
+        "unlock forgets old failures"
+    );
 
     // TOTP steps only move forward; recovery codes are single-use.
-    s.enrol_totp(u.id, "JBSWY3DPEHPK3PXP", 100, &["h1".into(), "h2".into()], t(4000)).await.unwrap();
+    s.enrol_totp(
+        u.id,
+        "JBSWY3DPEHPK3PXP",
+        100,
+        &["h1".into(), "h2".into()],
+        t(4000),
+    )
+    .await
+    .unwrap();
     assert!(!s.claim_totp_step(u.id, 100).await.unwrap());
     assert!(s.claim_totp_step(u.id, 101).await.unwrap());
     assert!(!s.claim_totp_step(u.id, 99).await.unwrap());
@@ -112,30 +158,63 @@ dbtest!(lockout_and_second_factors);
 
 async fn certificate_registry(db: TestDb) {
     let s = &db.store;
-    let unit = Unit { id: UnitId::new_random(), name: "North".into(), kind: UnitKind::Precinct, parent: None, supervisor: None };
+    let unit = Unit {
+        id: UnitId::new_random(),
+        name: "North".into(),
+        kind: UnitKind::Precinct,
+        parent: None,
+        supervisor: None,
+    };
     s.create_unit(&unit, t(0)).await.unwrap();
     let ws = WorkstationId::new_random();
-    s.create_workstation(ws, "desk 1", unit.id, &["10.0.0.0/8".parse().unwrap()], t(0)).await.unwrap();
+    s.create_workstation(
+        ws,
+        "desk 1",
+        unit.id,
+        &["10.0.0.0/8".parse().unwrap()],
+        t(0),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        s.create_workstation(WorkstationId::new_random(), "desk 1", unit.id, &[], t(0)).await,
+        s.create_workstation(WorkstationId::new_random(), "desk 1", unit.id, &[], t(0))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.create_workstation(WorkstationId::new_random(), "desk 2", UnitId::new_random(), &[], t(0)).await,
+        s.create_workstation(
+            WorkstationId::new_random(),
+            "desk 2",
+            UnitId::new_random(),
+            &[],
+            t(0)
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
     let fp = Fingerprint::of_der(b"desk 1 certificate");
     s.set_workstation_fingerprint(ws, &fp).await.unwrap();
     match s.certificate_binding(&fp).await.unwrap() {
         CertificateBinding::Workstation(w) => {
-            assert_eq!((w.name.as_str(), w.location.as_str(), w.enabled), ("desk 1", "North", true));
+            assert_eq!(
+                (w.name.as_str(), w.location.as_str(), w.enabled),
+                ("desk 1", "North", true)
+            );
             assert_eq!(w.networks, vec!["10.0.0.0/8".parse().unwrap()]);
         }
         other => panic!("{other:?}"),
     }
     let dev = DeviceId::new_random();
-    s.enroll_device(dev, "phone 3", DeviceKind::Phone, None, t(0)).await.unwrap();
-    assert!(matches!(s.set_device_fingerprint(dev, &fp).await, Err(StoreError::Conflict(_))), "one certificate, one binding");
+    s.enroll_device(dev, "phone 3", DeviceKind::Phone, None, t(0))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            s.set_device_fingerprint(dev, &fp).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one certificate, one binding"
+    );
     let fp2 = Fingerprint::of_der(b"phone 3 certificate");
     s.set_device_fingerprint(dev, &fp2).await.unwrap();
     s.revoke_device(dev, t(10)).await.unwrap();
@@ -143,7 +222,15 @@ async fn certificate_registry(db: TestDb) {
         CertificateBinding::Device(d) => assert!(d.revoked),
         other => panic!("{other:?}"),
     }
-    assert_eq!(s.certificate_binding(&Fingerprint::of_der(b"unknown")).await.unwrap(), CertificateBinding::Unknown);
-    assert!(matches!(s.revoke_device(DeviceId::new_random(), t(11)).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        s.certificate_binding(&Fingerprint::of_der(b"unknown"))
+            .await
+            .unwrap(),
+        CertificateBinding::Unknown
+    );
+    assert!(matches!(
+        s.revoke_device(DeviceId::new_random(), t(11)).await,
+        Err(StoreError::NotFound)
+    ));
 }
 dbtest!(certificate_registry);

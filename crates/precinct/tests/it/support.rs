@@ -68,10 +68,16 @@ impl Drop for DbGuard {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside any runtime we may block; use a thread.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     rt.block_on(async move {
-                        let _ = raw_sql(&admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = raw_sql(
+                            &admin_url,
+                            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        )
+                        .await;
                     });
                 }
             })
@@ -108,7 +114,6 @@ impl TestDb {
             _guard: Arc::new(DbGuard::Postgres { admin_url, name }),
         })
     }
-
 }
 
 /// Runs one statement on a database of our own, outside the store: to make
@@ -125,7 +130,11 @@ pub async fn raw_sql(url: &str, sql: &str) -> Result<(), sqlx::Error> {
 /// The same server URL with another database name.
 fn database_url_with_name(url: &str, name: &str) -> String {
     let (main, query) = url.split_once('?').map_or((url, ""), |(m, q)| (m, q));
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     let (scheme, rest) = main.split_once("://").unwrap_or(("postgres", main));
     let host = rest.split_once('/').map_or(rest, |(h, _)| h);
     format!("{scheme}://{host}/{name}{query}")
@@ -185,7 +194,9 @@ impl TestApp {
             config.tls = Some(TlsFiles { cert, key });
             ca = Some(dept);
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let svc = services.clone();
@@ -193,7 +204,9 @@ impl TestApp {
             let shutdown = async move {
                 let _ = rx.await;
             };
-            precinct_server::serve_on(listener, config, svc, shutdown).await.expect("serve");
+            precinct_server::serve_on(listener, config, svc, shutdown)
+                .await
+                .expect("serve");
         });
         let scheme = if opts.tls { "https" } else { "http" };
         let host = if opts.tls { "localhost" } else { "127.0.0.1" };
@@ -224,7 +237,12 @@ impl TestApp {
     /// A TLS client that presents `cert` (if any) and trusts the test CA.
     pub fn client_with_cert(&self, cert: Option<&IssuedCertificate>) -> reqwest::Client {
         let ca = self.ca.as_ref().expect("tls app");
-        let port = self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = self
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         tls_client(ca, cert, port)
     }
 
@@ -233,7 +251,9 @@ impl TestApp {
     }
 
     pub fn totp_now(&self, secret: &str) -> String {
-        TotpSecret::from_base32(secret).expect("secret").code_at(self.clock.now().as_secs())
+        TotpSecret::from_base32(secret)
+            .expect("secret")
+            .code_at(self.clock.now().as_secs())
     }
 
     /// Creates a user on the console; returns id and one-time password.
@@ -263,7 +283,16 @@ impl TestApp {
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        read(self.http.put(self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")).await
+        read(
+            self.http
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -289,16 +318,26 @@ impl TestApp {
         assert_eq!(body["stage"], "change_password");
         let token = body["token"].as_str().expect("token").to_owned();
         let (status, body) = self
-            .post("/api/v1/session/password", Some(&token), json!({"new_password": GOOD_PASSWORD}))
+            .post(
+                "/api/v1/session/password",
+                Some(&token),
+                json!({"new_password": GOOD_PASSWORD}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["stage"], "enrol_mfa");
-        let (status, body) = self.post("/api/v1/session/mfa/enrolment", Some(&token), json!({})).await;
+        let (status, body) = self
+            .post("/api/v1/session/mfa/enrolment", Some(&token), json!({}))
+            .await;
         assert_eq!(status, 200, "{body}");
         let secret = body["secret"].as_str().expect("secret").to_owned();
         let code = self.totp_now(&secret);
         let (status, body) = self
-            .post("/api/v1/session/mfa/enrolment/confirm", Some(&token), json!({"code": code}))
+            .post(
+                "/api/v1/session/mfa/enrolment/confirm",
+                Some(&token),
+                json!({"code": code}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         let recovery: Vec<String> = body["recovery_codes"]
@@ -324,7 +363,9 @@ impl TestApp {
         assert_eq!(body["stage"], "mfa");
         let token = body["token"].as_str().expect("token").to_owned();
         let code = self.totp_now(secret);
-        let (status, body) = self.post("/api/v1/session/mfa", Some(&token), json!({"code": code})).await;
+        let (status, body) = self
+            .post("/api/v1/session/mfa", Some(&token), json!({"code": code}))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["stage"], "active");
         token
@@ -365,7 +406,10 @@ fn tls_client(ca: &DepartmentCa, cert: Option<&IssuedCertificate>, port: u16) ->
         .tls_built_in_root_certs(false)
         .add_root_certificate(root)
         .redirect(reqwest::redirect::Policy::none())
-        .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        );
     if let Some(c) = cert {
         use secrecy::ExposeSecret;
         let pem = format!("{}\n{}", c.cert_pem, c.key_pem.expose_secret());

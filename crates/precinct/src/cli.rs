@@ -1,0 +1,288 @@
+//! The raw command line as clap parses it: flags, environment variables and
+//! their help. Nothing here looks at the configuration file or the disk;
+//! `settings` turns these into what the commands run on.
+
+use clap::builder::{BoolishValueParser, PossibleValuesParser, TypedValueParser};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use precinct_domain::Role;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+const GLOBAL: &str = "Global options";
+const ABOUT: &str = "Precinct: case management for a police department.";
+const LONG_ABOUT: &str = "\
+Precinct: case management for a police department.
+
+Serve the web UI and JSON API, and administer users, units, designated
+workstations, department devices and the department's certificate authority
+from the server's own console.
+
+Every option can also be set with the PRECINCT_* environment variable shown in
+its help. A flag or environment variable wins over the --config file, which
+wins over the built-in default.";
+
+#[derive(Debug, Parser)]
+#[command(name = "precinct", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory for the embedded database, the PKI and issued certificates
+    /// [default: ./precinct-data]
+    #[arg(long, global = true, env = "PRECINCT_DATA_DIR", value_name = "DIR", help_heading = GLOBAL)]
+    pub data_dir: Option<PathBuf>,
+
+    /// sqlite://FILE, or postgres://USER:PASSWORD@HOST:PORT/DATABASE
+    /// [default: sqlite://<data-dir>/precinct.db]
+    #[arg(
+        long,
+        global = true,
+        env = "PRECINCT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        help_heading = GLOBAL,
+        value_parser = |s: &str| Ok::<_, std::convert::Infallible>(SecretString::from(s))
+    )]
+    pub database_url: Option<SecretString>,
+
+    /// TOML configuration file (keys: listen, data_dir, database_url, tls_cert,
+    /// tls_key, trusted_proxies, client_cert_header, max_body_bytes)
+    #[arg(long, global = true, env = "PRECINCT_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates the first administrator on first start)
+    #[command(long_about = "\
+Run the server: open the database, apply migrations, and listen until Ctrl-C
+or SIGTERM.
+
+On the very first start (no users yet) an administrator `admin` is created and
+its one-time password is printed once, here. If <data-dir>/banned-passwords.txt
+exists (one password a line), users may not choose those passwords.")]
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit
+    Migrate,
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage precincts and units
+    #[command(subcommand)]
+    Unit(UnitCommand),
+    /// Manage designated workstations
+    #[command(subcommand)]
+    Workstation(WorkstationCommand),
+    /// Manage enrolled department devices
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// The department's certificate authority and client certificates
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PRECINCT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Terminate TLS here; without --tls-cert/--tls-key, use
+    /// <data-dir>/pki/server.pem and server-key.pem from `precinct pki init`
+    #[arg(long, env = "PRECINCT_TLS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    /// PEM certificate chain the server presents (implies TLS)
+    #[arg(long, env = "PRECINCT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert
+    #[arg(long, env = "PRECINCT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Network of a front proxy whose client-certificate header is believed;
+    /// repeat for several (the environment variable takes a comma list)
+    #[arg(
+        long = "trusted-proxy",
+        env = "PRECINCT_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Header in which a trusted proxy passes the verified client certificate
+    /// (URL-encoded PEM) [default: x-client-cert]
+    #[arg(long, env = "PRECINCT_CLIENT_CERT_HEADER", value_name = "NAME")]
+    pub client_cert_header: Option<String>,
+
+    /// Largest request body accepted, in bytes [default: 65536]
+    #[arg(long, env = "PRECINCT_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints a one-time password, to be changed (and MFA
+    /// enrolled) at first login
+    Add(UserAddArgs),
+    /// List all users
+    List,
+    /// Disable an account (it can no longer log in)
+    Disable { username: String },
+    /// Enable a disabled account
+    Enable { username: String },
+    /// Unlock an account locked by failed logins
+    Unlock { username: String },
+    /// Remove the user's MFA; they enrol again at next login
+    ResetMfa { username: String },
+    /// Issue a new one-time password (printed once)
+    ResetPassword { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Login name: lowercase letters, digits, '.', '_' and '-'
+    pub username: String,
+    /// Display name, e.g. "Sgt. Jane Doe"
+    #[arg(long, value_name = "DISPLAY_NAME")]
+    pub name: String,
+    /// Comma-separated roles
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_parser = PossibleValuesParser::new(Role::ALL.map(Role::as_str))
+            .try_map(|s| s.parse::<Role>())
+    )]
+    pub roles: Vec<Role>,
+    /// Precinct or unit the user belongs to; repeat for several
+    #[arg(long = "unit", value_name = "UNIT")]
+    pub units: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnitKindArg {
+    Precinct,
+    Unit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitCommand {
+    /// Create a precinct or a unit
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        kind: UnitKindArg,
+        /// The precinct or unit this one belongs to
+        #[arg(long, value_name = "NAME")]
+        parent: Option<String>,
+        /// Username of the unit's supervisor
+        #[arg(long, value_name = "USERNAME")]
+        supervisor: Option<String>,
+    },
+    /// List precincts and units
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkstationCommand {
+    /// Register a designated workstation (then issue its certificate with
+    /// `precinct pki issue --workstation NAME`)
+    Add {
+        name: String,
+        /// The precinct or unit it stands in
+        #[arg(long, value_name = "UNIT")]
+        unit: String,
+        /// Count it as this workstation only from these networks; repeat for
+        /// several
+        #[arg(long = "network", value_name = "CIDR")]
+        networks: Vec<IpNet>,
+    },
+    /// List workstations
+    List,
+    /// Stop treating it as a designated workstation
+    Disable { name: String },
+    /// Treat it as a designated workstation again
+    Enable { name: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceKindArg {
+    Phone,
+    Tablet,
+    Laptop,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Enrol a department device (then issue its certificate with
+    /// `precinct pki issue --device NAME`)
+    Enroll {
+        name: String,
+        #[arg(long, value_enum)]
+        kind: DeviceKindArg,
+        /// Username of the officer it is issued to
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+    },
+    /// List devices
+    List,
+    /// Revoke a lost or retired device; its certificate stops counting
+    Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create the department CA and the server's TLS certificate in
+    /// <data-dir>/pki (never overwrites an existing CA)
+    Init {
+        /// DNS name or IP address clients use to reach the server; repeat for
+        /// several (localhost and 127.0.0.1 are always included)
+        #[arg(long = "name", value_name = "DNS_OR_IP")]
+        names: Vec<String>,
+    },
+    /// Issue a client certificate for a workstation or device and register
+    /// its fingerprint
+    Issue(PkiIssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PkiIssueArgs {
+    #[command(flatten)]
+    pub holder: CertificateHolderArgs,
+    /// Directory for NAME.pem and NAME-key.pem [default: <data-dir>/pki/issued]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Validity in days
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct CertificateHolderArgs {
+    /// The registered workstation the certificate identifies
+    #[arg(long, value_name = "NAME")]
+    pub workstation: Option<String>,
+    /// The enrolled device the certificate identifies
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
