@@ -61,9 +61,7 @@ impl Checkpoint {
             .ok_or(CheckpointError::Malformed("origin"))?;
         let size = lines
             .next()
-            .and_then(|l| {
-                (!(l.starts_with('+') || l.len() > 1 && l.starts_with('0'))).then_some(l)
-            })
+            .and_then(|l| (!(l.starts_with('+') || l.len() > 1 && l.starts_with('0'))).then_some(l))
             .and_then(|l| l.parse::<u64>().ok())
             .ok_or(CheckpointError::Malformed("tree size"))?;
         let root: Hash = lines

@@ -24,7 +24,11 @@ impl Fingerprint {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let t = s.trim();
         let t = t.strip_prefix("sha256:").unwrap_or(t);
-        let hexed: String = t.chars().filter(|c| *c != ':').collect::<String>().to_lowercase();
+        let hexed: String = t
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_lowercase();
         if hexed.len() != 64 || !hexed.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DomainError::invalid(
                 "fingerprint",
@@ -65,7 +69,10 @@ impl DeviceKind {
             "phone" => Ok(DeviceKind::Phone),
             "tablet" => Ok(DeviceKind::Tablet),
             "laptop" => Ok(DeviceKind::Laptop),
-            _ => Err(DomainError::invalid("kind", "must be phone, tablet or laptop")),
+            _ => Err(DomainError::invalid(
+                "kind",
+                "must be phone, tablet or laptop",
+            )),
         }
     }
 }
@@ -157,7 +164,8 @@ pub fn decide_channel(
         None => Ok(Channel::Offsite),
         Some(CertificateBinding::Unknown) => Err(ChannelRefusal::UnregisteredCertificate),
         Some(CertificateBinding::Workstation(w)) => {
-            let in_network = w.networks.is_empty() || w.networks.iter().any(|n| n.contains(&client_ip));
+            let in_network =
+                w.networks.is_empty() || w.networks.iter().any(|n| n.contains(&client_ip));
             if w.enabled && in_network {
                 Ok(Channel::Workstation {
                     id: w.id,
@@ -205,12 +213,24 @@ mod tests {
             Err(ChannelRefusal::UnregisteredCertificate)
         );
         let c = decide_channel(Some(&ws(true, vec![])), ip).expect("ok");
-        assert_eq!(c.describe(), "Designated workstation: Central Precinct, desk 4");
-        assert_eq!(decide_channel(Some(&ws(false, vec![])), ip), Ok(Channel::Offsite));
+        assert_eq!(
+            c.describe(),
+            "Designated workstation: Central Precinct, desk 4"
+        );
+        assert_eq!(
+            decide_channel(Some(&ws(false, vec![])), ip),
+            Ok(Channel::Offsite)
+        );
         let lan: IpNet = "10.1.0.0/16".parse().expect("net");
         let other: IpNet = "192.0.2.0/24".parse().expect("net");
-        assert_eq!(decide_channel(Some(&ws(true, vec![lan])), ip).map(|c| c.kind()), Ok("workstation"));
-        assert_eq!(decide_channel(Some(&ws(true, vec![other])), ip), Ok(Channel::Offsite));
+        assert_eq!(
+            decide_channel(Some(&ws(true, vec![lan])), ip).map(|c| c.kind()),
+            Ok("workstation")
+        );
+        assert_eq!(
+            decide_channel(Some(&ws(true, vec![other])), ip),
+            Ok(Channel::Offsite)
+        );
         let dev = |revoked| {
             CertificateBinding::Device(DeviceBinding {
                 id: DeviceId::new_random(),
@@ -219,14 +239,20 @@ mod tests {
                 revoked,
             })
         };
-        assert_eq!(decide_channel(Some(&dev(false)), ip).map(|c| c.kind()), Ok("department_device"));
+        assert_eq!(
+            decide_channel(Some(&dev(false)), ip).map(|c| c.kind()),
+            Ok("department_device")
+        );
         assert_eq!(decide_channel(Some(&dev(true)), ip), Ok(Channel::Offsite));
     }
 
     #[test]
     fn fingerprints() {
         let f = Fingerprint::of_der(b"x");
-        assert_eq!(Fingerprint::parse(&format!("sha256:{}", f.as_str().to_uppercase())), Ok(f.clone()));
+        assert_eq!(
+            Fingerprint::parse(&format!("sha256:{}", f.as_str().to_uppercase())),
+            Ok(f.clone())
+        );
         assert!(Fingerprint::parse("abc").is_err());
     }
 }

@@ -63,8 +63,7 @@ impl NewPassword {
         let lower = candidate.to_lowercase();
         let first = lower.chars().next();
         let one_char_repeated = lower.chars().all(|c| Some(c) == first);
-        if one_char_repeated || builtin_banned().contains(&lower) || extra_banned.contains(&lower)
-        {
+        if one_char_repeated || builtin_banned().contains(&lower) || extra_banned.contains(&lower) {
             return Err(DomainError::PasswordBanned);
         }
         if !username.is_empty() && lower.contains(&username.to_lowercase()) {
@@ -156,7 +155,9 @@ impl TotpSecret {
 
     /// The code for a moment (used by tests and by nobody else).
     pub fn code_at(&self, unix_secs: u64) -> String {
-        self.totp().map(|t| t.generate(unix_secs)).unwrap_or_default()
+        self.totp()
+            .map(|t| t.generate(unix_secs))
+            .unwrap_or_default()
     }
 
     /// Verifies a code at `unix_secs`, accepting one step of clock drift either
@@ -279,7 +280,9 @@ mod tests {
         assert!(s.verify("12345", t, None).is_none());
         let back = TotpSecret::from_base32(&s.to_base32()).expect("base32");
         assert_eq!(back.code_at(t), code);
-        assert!(s.provisioning_uri("Precinct", "alice").starts_with("otpauth://totp/Precinct:alice?secret="));
+        assert!(s
+            .provisioning_uri("Precinct", "alice")
+            .starts_with("otpauth://totp/Precinct:alice?secret="));
     }
 
     #[test]
@@ -288,6 +291,9 @@ mod tests {
         assert_eq!(codes.len(), 10);
         let set: HashSet<_> = codes.iter().collect();
         assert_eq!(set.len(), 10);
-        assert_eq!(sha256_hex(&codes[0]), sha256_hex(&format!(" {} ", codes[0].to_uppercase())));
+        assert_eq!(
+            sha256_hex(&codes[0]),
+            sha256_hex(&format!(" {} ", codes[0].to_uppercase()))
+        );
     }
 }

@@ -47,10 +47,16 @@ pub fn validate_name(field: &'static str, s: &str) -> Result<String, DomainError
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if t.chars().count() > 120 {
-        return Err(DomainError::invalid(field, "must be at most 120 characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must be at most 120 characters",
+        ));
     }
     if t.chars().any(char::is_control) {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(t.to_owned())
 }
@@ -68,7 +74,10 @@ pub fn validate_parent(
             return Err(DomainError::invalid("parent", "a precinct has no parent"))
         }
         (UnitKind::Unit, None) => {
-            return Err(DomainError::invalid("parent", "a unit belongs to a precinct or unit"))
+            return Err(DomainError::invalid(
+                "parent",
+                "a unit belongs to a precinct or unit",
+            ))
         }
         _ => {}
     }
@@ -114,8 +123,26 @@ mod tests {
         let u = UnitId::new_random();
         let (cap, sgt) = (UserId::new_random(), UserId::new_random());
         let units = HashMap::from([
-            (p, Unit { id: p, name: "Central".into(), kind: UnitKind::Precinct, parent: None, supervisor: Some(cap) }),
-            (u, Unit { id: u, name: "Burglary".into(), kind: UnitKind::Unit, parent: Some(p), supervisor: Some(sgt) }),
+            (
+                p,
+                Unit {
+                    id: p,
+                    name: "Central".into(),
+                    kind: UnitKind::Precinct,
+                    parent: None,
+                    supervisor: Some(cap),
+                },
+            ),
+            (
+                u,
+                Unit {
+                    id: u,
+                    name: "Burglary".into(),
+                    kind: UnitKind::Unit,
+                    parent: Some(p),
+                    supervisor: Some(sgt),
+                },
+            ),
         ]);
         assert_eq!(chain_of_command(u, &units), vec![sgt, cap]);
     }

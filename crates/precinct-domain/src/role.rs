@@ -92,7 +92,10 @@ impl Roles {
     pub fn new(roles: impl IntoIterator<Item = Role>) -> Result<Self, DomainError> {
         let set: BTreeSet<Role> = roles.into_iter().collect();
         if set.is_empty() {
-            return Err(DomainError::invalid("roles", "at least one role is required"));
+            return Err(DomainError::invalid(
+                "roles",
+                "at least one role is required",
+            ));
         }
         Ok(Self(set))
     }

@@ -123,10 +123,16 @@ mod tests {
     fn idle_and_absolute_limits() {
         let t0 = Timestamp::from_micros(1_000_000_000_000);
         let mut s = session(t0);
-        assert_eq!(s.check(t0.plus(Duration::from_secs(29 * 60))), SessionCheck::Valid);
+        assert_eq!(
+            s.check(t0.plus(Duration::from_secs(29 * 60))),
+            SessionCheck::Valid
+        );
         assert_eq!(s.check(t0.plus(IDLE_LIMIT)), SessionCheck::IdleLocked);
         s.last_seen_at = t0.plus(Duration::from_secs(11 * 3600 + 59 * 60));
-        assert_eq!(s.check(t0.plus(Duration::from_secs(11 * 3600 + 59 * 60 + 30))), SessionCheck::Valid);
+        assert_eq!(
+            s.check(t0.plus(Duration::from_secs(11 * 3600 + 59 * 60 + 30))),
+            SessionCheck::Valid
+        );
         assert_eq!(s.check(t0.plus(ABSOLUTE_LIMIT)), SessionCheck::Expired);
     }
 

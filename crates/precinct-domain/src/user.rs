@@ -21,7 +21,10 @@ impl Username {
         let s = s.trim();
         let len = s.chars().count();
         if !(3..=64).contains(&len) {
-            return Err(DomainError::invalid("username", "must be 3 to 64 characters"));
+            return Err(DomainError::invalid(
+                "username",
+                "must be 3 to 64 characters",
+            ));
         }
         let ok_chars = s
             .chars()

@@ -138,6 +138,13 @@ impl Store {
             }),
             Engine::Postgres => options,
         };
+        // One direct connection first: a pool that cannot connect reports
+        // only a timeout, hiding "connection refused" or "no such database".
+        {
+            use sqlx::Connection;
+            let conn = sqlx::AnyConnection::connect(&url).await?;
+            conn.close().await?;
+        }
         let pool = options.connect(&url).await?;
         Ok(Self { pool, engine })
     }

@@ -13,7 +13,9 @@ fn unit_from_row(row: &AnyRow) -> Result<Unit> {
         name: text(row, "name")?,
         kind: UnitKind::parse(&text(row, "kind")?)?,
         parent: opt_text(row, "parent_id")?.map(|s| parse(&s)).transpose()?,
-        supervisor: opt_text(row, "supervisor_id")?.map(|s| parse(&s)).transpose()?,
+        supervisor: opt_text(row, "supervisor_id")?
+            .map(|s| parse(&s))
+            .transpose()?,
     })
 }
 
@@ -47,20 +49,23 @@ impl Store {
     }
 
     pub async fn unit(&self, id: UnitId) -> Result<Unit> {
-        let row = sqlx::query("SELECT id, name, kind, parent_id, supervisor_id FROM units WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT id, name, kind, parent_id, supervisor_id FROM units WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         unit_from_row(&row)
     }
 
     pub async fn unit_by_name(&self, name: &str) -> Result<Unit> {
-        let row = sqlx::query("SELECT id, name, kind, parent_id, supervisor_id FROM units WHERE name = $1")
-            .bind(name.to_owned())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "SELECT id, name, kind, parent_id, supervisor_id FROM units WHERE name = $1",
+        )
+        .bind(name.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         unit_from_row(&row)
     }
 

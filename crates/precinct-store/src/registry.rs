@@ -38,15 +38,22 @@ pub struct DeviceRecord {
 fn networks_from_text(s: &str) -> Result<Vec<IpNet>> {
     s.split(',')
         .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<IpNet>().map_err(|_| StoreError::Corrupt("workstation network".into())))
+        .map(|p| {
+            p.parse::<IpNet>()
+                .map_err(|_| StoreError::Corrupt("workstation network".into()))
+        })
         .collect()
 }
 
 fn networks_to_text(n: &[IpNet]) -> String {
-    n.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    n.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-const WS_SELECT: &str = "SELECT w.id, w.name, w.unit_id, u.name AS unit_name, w.fingerprint, w.networks, \
+const WS_SELECT: &str =
+    "SELECT w.id, w.name, w.unit_id, u.name AS unit_name, w.fingerprint, w.networks, \
      w.enabled, w.created_at FROM workstations w JOIN units u ON u.id = w.unit_id";
 const DEV_SELECT: &str =
     "SELECT id, name, kind, assigned_user_id, fingerprint, revoked_at, enrolled_at FROM devices";
@@ -69,7 +76,9 @@ fn dev_from_row(row: &AnyRow) -> Result<DeviceRecord> {
         id: parse(&text(row, "id")?)?,
         name: text(row, "name")?,
         kind: DeviceKind::parse(&text(row, "kind")?)?,
-        assigned_user_id: opt_text(row, "assigned_user_id")?.map(|s| parse(&s)).transpose()?,
+        assigned_user_id: opt_text(row, "assigned_user_id")?
+            .map(|s| parse(&s))
+            .transpose()?,
         fingerprint: opt_text(row, "fingerprint")?,
         revoked_at: opt_int(row, "revoked_at")?.map(Timestamp::from_micros),
         enrolled_at: Timestamp::from_micros(int(row, "enrolled_at")?),
@@ -147,7 +156,11 @@ impl Store {
     }
 
     /// Binds a certificate to a workstation, replacing any earlier one.
-    pub async fn set_workstation_fingerprint(&self, id: WorkstationId, fp: &Fingerprint) -> Result<()> {
+    pub async fn set_workstation_fingerprint(
+        &self,
+        id: WorkstationId,
+        fp: &Fingerprint,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let taken = sqlx::query("SELECT id FROM devices WHERE fingerprint = $1")
             .bind(fp.as_str().to_owned())
@@ -221,11 +234,12 @@ impl Store {
 
     /// Revokes a device; it keeps its record (and fingerprint) for history.
     pub async fn revoke_device(&self, id: DeviceId, now: Timestamp) -> Result<()> {
-        let done = sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now.as_micros())
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.as_micros())
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             self.device(id).await?;
         }
@@ -241,12 +255,13 @@ impl Store {
         if taken.is_some() {
             return Err(StoreError::Conflict("certificate fingerprint"));
         }
-        let done = sqlx::query("UPDATE devices SET fingerprint = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(fp.as_str().to_owned())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_on_unique(e, "certificate fingerprint"))?;
+        let done =
+            sqlx::query("UPDATE devices SET fingerprint = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(fp.as_str().to_owned())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::conflict_on_unique(e, "certificate fingerprint"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -61,11 +61,13 @@ impl Store {
     }
 
     pub async fn set_session_stage(&self, token_hash: &str, stage: Stage) -> Result<()> {
-        let done = sqlx::query("UPDATE sessions SET stage = $1, pending_totp_secret = NULL WHERE token_hash = $2")
-            .bind(stage.as_str())
-            .bind(token_hash.to_owned())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET stage = $1, pending_totp_secret = NULL WHERE token_hash = $2",
+        )
+        .bind(stage.as_str())
+        .bind(token_hash.to_owned())
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -3,7 +3,9 @@
 //! user's sessions in the same transaction.
 
 use precinct_domain::ids::{UnitId, UserId};
-use precinct_domain::user::{failures_lock_account, User, UserStatus, Username, FAILED_LOGIN_WINDOW};
+use precinct_domain::user::{
+    failures_lock_account, User, UserStatus, Username, FAILED_LOGIN_WINDOW,
+};
 use precinct_domain::{Role, Roles, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -73,18 +75,22 @@ impl Store {
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<UserRecord> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-            .bind(username.to_owned())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+        ))
+        .bind(username.to_owned())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         self.user_from_row(&row).await
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.user_from_row(row).await?.user);
@@ -101,13 +107,14 @@ impl Store {
             .iter()
             .map(|r| text(r, "role").and_then(|s| parse::<Role>(&s)))
             .collect::<Result<Vec<_>>>()?;
-        let units = sqlx::query("SELECT unit_id FROM user_units WHERE user_id = $1 ORDER BY unit_id")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| text(r, "unit_id").and_then(|s| parse::<UnitId>(&s)))
-            .collect::<Result<Vec<_>>>()?;
+        let units =
+            sqlx::query("SELECT unit_id FROM user_units WHERE user_id = $1 ORDER BY unit_id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| text(r, "unit_id").and_then(|s| parse::<UnitId>(&s)))
+                .collect::<Result<Vec<_>>>()?;
         let totp_secret = opt_text(row, "totp_secret")?;
         let user = User {
             id,
@@ -285,11 +292,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for h in recovery_code_hashes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, used_at) VALUES ($1, $2, NULL)")
-                .bind(id.to_string())
-                .bind(h.clone())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO recovery_codes (user_id, code_hash, used_at) VALUES ($1, $2, NULL)",
+            )
+            .bind(id.to_string())
+            .bind(h.clone())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -329,7 +338,12 @@ impl Store {
     }
 
     /// Uses up a recovery code; false if it is unknown or already used.
-    pub async fn use_recovery_code(&self, id: UserId, code_hash: &str, now: Timestamp) -> Result<bool> {
+    pub async fn use_recovery_code(
+        &self,
+        id: UserId,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
@@ -342,15 +356,19 @@ impl Store {
     }
 
     pub async fn remaining_recovery_codes(&self, id: UserId) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-            .bind(id.to_string())
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
         int(&row, "n")
     }
 }
 
-fn require_one(done: sqlx::any::AnyQueryResult) -> std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+fn require_one(
+    done: sqlx::any::AnyQueryResult,
+) -> std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error> {
     if done.rows_affected() == 0 {
         Err(sqlx::Error::RowNotFound)
     } else {
@@ -381,15 +399,17 @@ async fn write_roles(tx: &mut Transaction<'_, Any>, id: UserId, roles: &Roles) -
 
 async fn write_units(tx: &mut Transaction<'_, Any>, id: UserId, units: &[UnitId]) -> Result<()> {
     for unit in units {
-        sqlx::query("INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id.to_string())
-            .bind(unit.to_string())
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                _ => StoreError::Database(e),
-            })?;
+        sqlx::query(
+            "INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(unit.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            _ => StoreError::Database(e),
+        })?;
     }
     Ok(())
 }
@@ -401,4 +421,3 @@ pub(crate) async fn end_sessions(tx: &mut Transaction<'_, Any>, id: UserId) -> R
         .await?;
     Ok(())
 }
-

@@ -65,7 +65,7 @@ pub enum Command {
 Run the server: open the database, apply migrations, and listen until Ctrl-C
 or SIGTERM.
 
-On the very first start (no users yet) an administrator `admin` is created and
+On the first start (no administrator yet) an administrator `admin` is created and
 its one-time password is printed once, here. If <data-dir>/banned-passwords.txt
 exists (one password a line), users may not choose those passwords.")]
     Serve(ServeArgs),

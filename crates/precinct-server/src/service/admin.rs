@@ -45,10 +45,12 @@ pub struct CreateUser {
 pub const FIRST_ADMIN: &str = "admin";
 
 impl Services {
-    /// On first start (no users at all) creates the administrator with a
-    /// one-time password, to be printed once; later starts return None.
+    /// On first start (no administrator at all, even if users were added
+    /// on the console) creates `admin` with a one-time password, to be
+    /// printed once; later starts return None.
     pub async fn ensure_first_admin(&self) -> ServiceResult<Option<NewPassword>> {
-        if self.store.count_users().await.or_service("user")? > 0 {
+        let users = self.store.list_users().await.or_service("user")?;
+        if users.iter().any(|u| u.roles.contains(Role::Administrator)) {
             return Ok(None);
         }
         let created = self

@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod browser;
 mod channel;
+mod cli;
 mod input;
 mod platform;
 mod storage;

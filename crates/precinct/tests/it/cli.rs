@@ -1,0 +1,234 @@
+//! The `precinct` command as an administrator uses it: set up a precinct,
+//! a workstation and its certificate with the department PKI, then serve
+//! over TLS and connect from that workstation.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_precinct");
+
+fn precinct(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("PRECINCT_DATABASE_URL")
+        .output()
+        .expect("run precinct");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "precinct {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn precinct_fails(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run precinct");
+    assert!(!out.status.success(), "precinct {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["user", "unlock", "--help"],
+        vec!["user", "reset-mfa", "--help"],
+        vec!["workstation", "add", "--help"],
+        vec!["workstation", "list", "--help"],
+        vec!["workstation", "disable", "--help"],
+        vec!["device", "enroll", "--help"],
+        vec!["device", "list", "--help"],
+        vec!["device", "revoke", "--help"],
+        vec!["pki", "init", "--help"],
+        vec!["pki", "issue", "--help"],
+    ] {
+        let out = Command::new(BIN).args(&cmd).output().unwrap();
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{cmd:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_sets_up_a_workstation_and_serves_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.as_path();
+
+    precinct(data, &["migrate"]);
+    precinct(
+        data,
+        &["unit", "add", "Central Precinct", "--kind", "precinct"],
+    );
+    let out = precinct(
+        data,
+        &[
+            "user",
+            "add",
+            "sam",
+            "--name",
+            "Sam Spade",
+            "--roles",
+            "officer,detective",
+            "--unit",
+            "Central Precinct",
+        ],
+    );
+    assert!(out.contains("one-time password"), "{out}");
+    let list = precinct(data, &["user", "list"]);
+    assert!(list.contains("sam") && list.contains("detective"), "{list}");
+    assert!(precinct_fails(
+        data,
+        &["user", "add", "Bad Name", "--name", "x", "--roles", "officer"]
+    )
+    .contains("username"));
+    assert!(precinct_fails(
+        data,
+        &["user", "add", "tom", "--name", "Tom", "--roles", "sheriff"]
+    )
+    .contains("role"));
+
+    precinct(
+        data,
+        &["workstation", "add", "desk 4", "--unit", "Central Precinct"],
+    );
+    precinct(
+        data,
+        &[
+            "device", "enroll", "laptop 7", "--kind", "laptop", "--user", "sam",
+        ],
+    );
+    precinct(data, &["pki", "init"]);
+    assert!(precinct_fails(data, &["pki", "init"])
+        .to_lowercase()
+        .contains("already"));
+    let issued = precinct(
+        data,
+        &[
+            "pki",
+            "issue",
+            "--workstation",
+            "desk 4",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(issued.contains("fingerprint"), "{issued}");
+    let ws = precinct(data, &["workstation", "list"]);
+    assert!(
+        ws.contains("desk 4") && ws.contains("Central Precinct"),
+        "{ws}"
+    );
+    precinct(data, &["device", "revoke", "laptop 7"]);
+    assert!(precinct(data, &["device", "list"]).contains("revoked"));
+
+    // Serve over TLS on a free port; the first start prints the admin's one-time password.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--tls", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut admin_password = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        if let Some(p) = line.split("one-time password:").nth(1) {
+            admin_password = Some(p.trim().trim_end_matches('|').trim().to_owned());
+        }
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    let admin_password =
+        admin_password.expect("the first start prints the administrator's password");
+
+    let ca = std::fs::read(data.join("pki/ca.pem")).unwrap();
+    let cert = std::fs::read_to_string(dir.path().join("desk_4.pem")).unwrap();
+    let key = std::fs::read_to_string(dir.path().join("desk_4-key.pem")).unwrap();
+    let identity = reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes()).unwrap();
+    let client = |id: Option<reqwest::Identity>| {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+        if let Some(id) = id {
+            b = b.identity(id);
+        }
+        b.build().unwrap()
+    };
+    let base = format!("https://localhost:{port}");
+    let desk = client(Some(identity));
+    let res = desk.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    // The login page, seen from the registered workstation, names it.
+    let page = desk
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Designated workstation: Central Precinct, desk 4"),
+        "{page}"
+    );
+    let page = client(None)
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Off-site"));
+    // The printed password logs the administrator in (first step).
+    let res = desk
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": "admin", "password": admin_password, "acknowledge_notice": true}))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["stage"], "change_password", "{body}");
+}
