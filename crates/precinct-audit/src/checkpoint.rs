@@ -124,12 +124,25 @@ impl LogKey {
 
     /// The signed note for a checkpoint whose origin is this key's name.
     pub fn sign(&self, size: u64, root: Hash) -> String {
+        self.sign_with(size, root, &[])
+    }
+
+    /// The same, with extension lines after the root (non-empty, no
+    /// newlines), which the signature covers.
+    pub fn sign_with(&self, size: u64, root: Hash, extensions: &[String]) -> String {
         let cp = Checkpoint {
             origin: self.name.clone(),
             size,
             root,
         };
-        let body = cp.body();
+        let mut body = cp.body();
+        for e in extensions
+            .iter()
+            .filter(|e| !e.is_empty() && !e.contains('\n'))
+        {
+            body.push_str(e);
+            body.push('\n');
+        }
         let sig = self.key.sign(body.as_bytes());
         let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
         blob.extend_from_slice(&sig.to_bytes());
@@ -184,6 +197,14 @@ impl LogVerifier {
 
     /// Parses a signed checkpoint note and checks this key's signature.
     pub fn open(&self, note: &str) -> Result<Checkpoint, CheckpointError> {
+        self.open_with_extensions(note).map(|(cp, _)| cp)
+    }
+
+    /// The checkpoint and its signed extension lines.
+    pub fn open_with_extensions(
+        &self,
+        note: &str,
+    ) -> Result<(Checkpoint, Vec<String>), CheckpointError> {
         let (body, sigs) = note
             .split_once("\n\n")
             .ok_or(CheckpointError::Malformed("no signature block"))?;
@@ -222,7 +243,8 @@ impl LogVerifier {
                 "origin differs from the key name",
             ));
         }
-        Ok(cp)
+        let extensions = body.lines().skip(3).map(str::to_owned).collect();
+        Ok((cp, extensions))
     }
 }
 
@@ -246,6 +268,19 @@ mod tests {
         let v = LogVerifier::parse(&k.verifier().encode()).expect("verifier");
         let cp = v.open(&note).expect("verifies");
         assert_eq!((cp.size, cp.root), (42, [9u8; 32]));
+    }
+
+    #[test]
+    fn extension_lines_are_signed() {
+        let k = key();
+        let note = k.sign_with(7, [1u8; 32], &["precinct-previous 5".into()]);
+        let (cp, ext) = k.verifier().open_with_extensions(&note).expect("verifies");
+        assert_eq!((cp.size, ext), (7, vec!["precinct-previous 5".to_owned()]));
+        let forged = note.replace("precinct-previous 5", "precinct-previous 4");
+        assert_eq!(
+            k.verifier().open(&forged),
+            Err(CheckpointError::BadSignature)
+        );
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! consistency proofs and their verification. The server builds the log
 //! with it; the offline verifier checks exports with it.
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod event;
 pub mod merkle;
+mod time;
+
+pub use time::time_rfc3339;

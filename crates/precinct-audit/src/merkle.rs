@@ -259,6 +259,43 @@ pub fn completed_nodes(
     Some(out)
 }
 
+/// The right edge of a growing tree: enough to append and to compute the
+/// current root, in O(log n) memory. For streaming verification.
+#[derive(Debug, Default, Clone)]
+pub struct CompactRange {
+    /// (level, hash) of perfect subtrees, largest first.
+    stack: Vec<(u32, Hash)>,
+    size: u64,
+}
+
+impl CompactRange {
+    pub fn append(&mut self, leaf: Hash) {
+        let mut item = (0u32, leaf);
+        while let Some(&(level, left)) = self.stack.last() {
+            if level != item.0 {
+                break;
+            }
+            self.stack.pop();
+            item = (level + 1, node_hash(&left, &item.1));
+        }
+        self.stack.push(item);
+        self.size += 1;
+    }
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        let Some(&(_, mut r)) = it.next() else {
+            return empty_root();
+        };
+        for (_, left) in it {
+            r = node_hash(left, &r);
+        }
+        r
+    }
+}
+
 /// An in-memory log: every perfect subtree, as a store would keep them.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryLog {
@@ -414,6 +451,16 @@ mod tests {
             log.append(&hex::decode(l).expect("hex"));
         }
         log
+    }
+
+    #[test]
+    fn compact_range_roots_match() {
+        let mut c = CompactRange::default();
+        assert_eq!(c.root(), empty_root());
+        for (i, l) in LEAVES.iter().enumerate() {
+            c.append(leaf_hash(&hex::decode(l).expect("hex")));
+            assert_eq!(c.root(), h(ROOTS[i]), "size {}", i + 1);
+        }
     }
 
     #[test]

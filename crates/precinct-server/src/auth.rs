@@ -11,6 +11,7 @@ use precinct_domain::Role;
 
 use crate::problem::Problem;
 use crate::service::accounts::Authenticated;
+use crate::service::audit::Origin;
 use crate::service::ServiceError;
 use crate::state::{AppState, RequestContext};
 
@@ -73,6 +74,8 @@ pub struct Caller {
     pub auth: Authenticated,
     pub ctx: RequestContext,
     pub source: TokenSource,
+    /// The request's origin acting as this caller, for the audit trail.
+    pub origin: Origin,
 }
 
 impl Caller {
@@ -96,12 +99,16 @@ pub async fn resolve_caller(parts: &Parts, state: &AppState) -> Result<Caller, P
     let Some((token, source)) = session_token(parts) else {
         return Err(ServiceError::Unauthenticated.into());
     };
-    let auth = state.services.authenticate(&token).await.map_err(|e| {
-        if matches!(e, ServiceError::Unavailable) {
-            state.metrics.storage_failures.inc();
-        }
-        Problem::from(e)
-    })?;
+    let auth = state
+        .services
+        .authenticate(&ctx.origin(), &token)
+        .await
+        .map_err(|e| {
+            if matches!(e, ServiceError::Unavailable) {
+                state.metrics.storage_failures.inc();
+            }
+            Problem::from(e)
+        })?;
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if source == TokenSource::Cookie && unsafe_method {
         let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -109,7 +116,13 @@ pub async fn resolve_caller(parts: &Parts, state: &AppState) -> Result<Caller, P
             return Err(Problem::csrf());
         }
     }
-    Ok(Caller { auth, ctx, source })
+    let origin = auth.origin(&ctx.origin());
+    Ok(Caller {
+        auth,
+        ctx,
+        source,
+        origin,
+    })
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -120,6 +133,13 @@ where
     type Rejection = Problem;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         resolve_caller(parts, &AppState::from_ref(state)).await
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        request_context(parts)
     }
 }
 

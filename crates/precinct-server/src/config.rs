@@ -32,6 +32,8 @@ pub struct ServerConfig {
     /// (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`).
     pub client_cert_header: String,
     pub max_body_bytes: usize,
+    /// Where each signed audit checkpoint is also appended (a witness copy).
+    pub checkpoint_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -46,6 +48,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             client_cert_header: DEFAULT_CLIENT_CERT_HEADER.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            checkpoint_file: None,
         }
     }
 

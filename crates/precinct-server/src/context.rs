@@ -100,6 +100,7 @@ async fn decide(
         // The header from anyone but a trusted proxy is ignored.
         (peer_ip, conn.client_cert.clone())
     };
+    let fingerprint = presented.clone();
     let binding = match presented {
         Some(fp) => Some(
             state
@@ -115,8 +116,39 @@ async fn decide(
         ),
         None => None,
     };
-    let channel = decide_channel(binding.as_ref(), client_ip)
-        .map_err(|_| Problem::unregistered_certificate())?;
+    let channel = match decide_channel(binding.as_ref(), client_ip) {
+        Ok(c) => c,
+        Err(_) => {
+            // Recorded before it is answered; if it cannot be, 503.
+            let origin = crate::service::audit::Origin {
+                channel: "offsite".into(),
+                source_ip: Some(client_ip.to_string()),
+                ..Default::default()
+            };
+            let e = state
+                .services
+                .event(
+                    &origin,
+                    "channel.certificate",
+                    crate::service::audit::Outcome::Denied,
+                )
+                .object(
+                    "certificate",
+                    fingerprint
+                        .as_ref()
+                        .map(|f| f.to_string())
+                        .unwrap_or_default(),
+                )
+                .reason("unregistered_certificate")
+                .build();
+            state
+                .services
+                .record(&[e])
+                .await
+                .map_err(|_| Problem::unavailable())?;
+            return Err(Problem::unregistered_certificate());
+        }
+    };
     Ok((channel, client_ip))
 }
 

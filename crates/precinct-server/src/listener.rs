@@ -72,6 +72,11 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(tls_server_config).transpose()?;
+    let (stop_log, log_stopped) = tokio::sync::watch::channel(false);
+    let keeper = tokio::spawn(crate::service::auditlog::keep_log(
+        services.clone(),
+        log_stopped,
+    ));
     let app = crate::app::router(AppState::new(services, config));
     tokio::pin!(shutdown);
     loop {
@@ -88,6 +93,8 @@ pub async fn serve_on(
             },
         }
     }
+    let _ = stop_log.send(true);
+    let _ = keeper.await;
     Ok(())
 }
 

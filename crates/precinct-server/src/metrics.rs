@@ -30,8 +30,9 @@ pub struct Metrics {
     pub storage_failures: Counter,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// `audit_failures` is the use-cases' own counter, registered here.
+    pub fn new(audit_failures: Counter) -> Self {
         let mut registry = Registry::with_prefix("precinct");
         let http_responses = Family::<StatusLabels, Counter>::default();
         let logins = Family::<OutcomeLabels, Counter>::default();
@@ -52,6 +53,11 @@ impl Default for Metrics {
             "storage_failures",
             "Requests refused because the database was unavailable",
             storage_failures.clone(),
+        );
+        registry.register(
+            "audit_write_failures",
+            "Actions refused because their audit event could not be written",
+            audit_failures,
         );
         Self {
             registry,

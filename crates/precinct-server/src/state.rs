@@ -20,9 +20,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(services: Services, config: ServerConfig) -> Self {
         Self {
+            metrics: Arc::new(Metrics::new(services.audit_failures.clone())),
             services,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
         }
     }
 }
@@ -42,4 +42,15 @@ pub struct RequestContext {
     pub request_id: String,
     pub channel: Channel,
     pub client_ip: IpAddr,
+}
+
+impl RequestContext {
+    /// Where the request came from, for the audit trail.
+    pub fn origin(&self) -> crate::service::audit::Origin {
+        crate::service::audit::Origin::network(
+            &self.channel,
+            Some(self.client_ip.to_string()),
+            Some(self.request_id.clone()),
+        )
+    }
 }

@@ -4,11 +4,13 @@
 //! (`$n` placeholders, `ON CONFLICT`, integers for times and flags); each
 //! engine has its own migration tree, and the trees move in lock step.
 
+mod audit;
 mod org;
 mod registry;
 mod sessions;
 mod users;
 
+pub use audit::{EventFilter, LogEntry, StoredCheckpoint};
 pub use registry::{DeviceRecord, WorkstationRecord};
 pub use users::{NewUser, UserRecord};
 
@@ -68,6 +70,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    #[error("a change was about to be written without its audit record")]
+    MissingAudit,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -98,6 +102,20 @@ impl From<precinct_domain::DomainError> for StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Commits a change together with the audit events that record it: both or
+/// neither. A change without an event is refused.
+pub(crate) async fn commit_with(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    events: &[precinct_audit::event::AuditEvent],
+) -> Result<()> {
+    if events.is_empty() {
+        return Err(StoreError::MissingAudit);
+    }
+    audit::append_events(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// A handle on the database; cheap to clone, shared by every request.
 #[derive(Debug, Clone)]

@@ -5,7 +5,9 @@ use precinct_domain::org::{Unit, UnitKind};
 use precinct_domain::Timestamp;
 use sqlx::any::AnyRow;
 
-use crate::{opt_text, parse, text, Result, Store, StoreError};
+use precinct_audit::event::AuditEvent;
+
+use crate::{commit_with, opt_text, parse, text, Result, Store, StoreError};
 
 fn unit_from_row(row: &AnyRow) -> Result<Unit> {
     Ok(Unit {
@@ -20,7 +22,13 @@ fn unit_from_row(row: &AnyRow) -> Result<Unit> {
 }
 
 impl Store {
-    pub async fn create_unit(&self, unit: &Unit, now: Timestamp) -> Result<()> {
+    pub async fn create_unit(
+        &self,
+        unit: &Unit,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO units (id, name, kind, parent_id, supervisor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -30,12 +38,13 @@ impl Store {
         .bind(unit.parent.map(|p| p.to_string()))
         .bind(unit.supervisor.map(|p| p.to_string()))
         .bind(now.as_micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             _ => StoreError::conflict_on_unique(e, "unit name"),
         })?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -69,11 +78,17 @@ impl Store {
         unit_from_row(&row)
     }
 
-    pub async fn set_unit_supervisor(&self, id: UnitId, supervisor: Option<UserId>) -> Result<()> {
+    pub async fn set_unit_supervisor(
+        &self,
+        id: UnitId,
+        supervisor: Option<UserId>,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE units SET supervisor_id = $1 WHERE id = $2")
             .bind(supervisor.map(|s| s.to_string()))
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
@@ -82,6 +97,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        commit_with(tx, events).await?;
         Ok(())
     }
 }

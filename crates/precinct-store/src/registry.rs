@@ -10,7 +10,9 @@ use precinct_domain::{Fingerprint, Timestamp};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
+use precinct_audit::event::AuditEvent;
+
+use crate::{commit_with, flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkstationRecord {
@@ -100,7 +102,9 @@ impl Store {
         unit: UnitId,
         networks: &[IpNet],
         now: Timestamp,
+        events: &[AuditEvent],
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO workstations (id, name, unit_id, fingerprint, networks, enabled, created_at) \
              VALUES ($1, $2, $3, NULL, $4, 1, $5)",
@@ -110,9 +114,10 @@ impl Store {
         .bind(unit.to_string())
         .bind(networks_to_text(networks))
         .bind(now.as_micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| fk_or_unique(e, "workstation name"))?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -143,15 +148,22 @@ impl Store {
         ws_from_row(&row)
     }
 
-    pub async fn set_workstation_enabled(&self, id: WorkstationId, enabled: bool) -> Result<()> {
+    pub async fn set_workstation_enabled(
+        &self,
+        id: WorkstationId,
+        enabled: bool,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE workstations SET enabled = $1 WHERE id = $2")
             .bind(i64::from(enabled))
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -160,6 +172,7 @@ impl Store {
         &self,
         id: WorkstationId,
         fp: &Fingerprint,
+        events: &[AuditEvent],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let taken = sqlx::query("SELECT id FROM devices WHERE fingerprint = $1")
@@ -178,7 +191,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -189,7 +202,9 @@ impl Store {
         kind: DeviceKind,
         assigned_user: Option<UserId>,
         now: Timestamp,
+        events: &[AuditEvent],
     ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO devices (id, name, kind, assigned_user_id, fingerprint, revoked_at, enrolled_at) \
              VALUES ($1, $2, $3, $4, NULL, NULL, $5)",
@@ -199,9 +214,10 @@ impl Store {
         .bind(kind.as_str())
         .bind(assigned_user.map(|u| u.to_string()))
         .bind(now.as_micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| fk_or_unique(e, "device name"))?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -233,20 +249,32 @@ impl Store {
     }
 
     /// Revokes a device; it keeps its record (and fingerprint) for history.
-    pub async fn revoke_device(&self, id: DeviceId, now: Timestamp) -> Result<()> {
+    pub async fn revoke_device(
+        &self,
+        id: DeviceId,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now.as_micros())
                 .bind(id.to_string())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             self.device(id).await?;
         }
+        commit_with(tx, events).await?;
         Ok(())
     }
 
-    pub async fn set_device_fingerprint(&self, id: DeviceId, fp: &Fingerprint) -> Result<()> {
+    pub async fn set_device_fingerprint(
+        &self,
+        id: DeviceId,
+        fp: &Fingerprint,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let taken = sqlx::query("SELECT id FROM workstations WHERE fingerprint = $1")
             .bind(fp.as_str().to_owned())
@@ -265,7 +293,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 

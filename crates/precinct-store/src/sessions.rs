@@ -4,7 +4,9 @@ use precinct_domain::session::{Session, Stage};
 use precinct_domain::Timestamp;
 use sqlx::any::AnyRow;
 
-use crate::{int, opt_text, parse, text, Result, Store, StoreError};
+use precinct_audit::event::AuditEvent;
+
+use crate::{commit_with, int, opt_text, parse, text, Result, Store, StoreError};
 
 fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
     Ok((
@@ -21,7 +23,8 @@ fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
 }
 
 impl Store {
-    pub async fn create_session(&self, s: &Session) -> Result<()> {
+    pub async fn create_session(&self, s: &Session, events: &[AuditEvent]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, NULL, $5, $6)",
@@ -32,9 +35,10 @@ impl Store {
         .bind(s.csrf_token.clone())
         .bind(s.created_at.as_micros())
         .bind(s.last_seen_at.as_micros())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "session"))?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -60,17 +64,24 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_session_stage(&self, token_hash: &str, stage: Stage) -> Result<()> {
+    pub async fn set_session_stage(
+        &self,
+        token_hash: &str,
+        stage: Stage,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET stage = $1, pending_totp_secret = NULL WHERE token_hash = $2",
         )
         .bind(stage.as_str())
         .bind(token_hash.to_owned())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -83,11 +94,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+    pub async fn delete_session(&self, token_hash: &str, events: &[AuditEvent]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_owned())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 

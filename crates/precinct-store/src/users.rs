@@ -10,7 +10,9 @@ use precinct_domain::{Role, Roles, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
-use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
+use precinct_audit::event::AuditEvent;
+
+use crate::{commit_with, flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
 /// A user with the secrets that only the login path may read.
 #[derive(Debug, Clone)]
@@ -36,7 +38,12 @@ const USER_COLUMNS: &str = "id, username, display_name, password_hash, status, l
      must_change_password, totp_secret, totp_last_step, created_at";
 
 impl Store {
-    pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<()> {
+    pub async fn create_user(
+        &self,
+        new: &NewUser,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, status, locked_at, \
@@ -54,7 +61,7 @@ impl Store {
         .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
         write_roles(&mut tx, new.id, &new.roles).await?;
         write_units(&mut tx, new.id, &new.units).await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -137,7 +144,13 @@ impl Store {
     }
 
     /// Replaces a user's roles and ends their sessions.
-    pub async fn set_roles(&self, id: UserId, roles: &Roles, now: Timestamp) -> Result<()> {
+    pub async fn set_roles(
+        &self,
+        id: UserId,
+        roles: &Roles,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         touch_user(&mut tx, id, now).await?;
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
@@ -146,12 +159,18 @@ impl Store {
             .await?;
         write_roles(&mut tx, id, roles).await?;
         end_sessions(&mut tx, id).await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
     /// Replaces a user's units and ends their sessions.
-    pub async fn set_units(&self, id: UserId, units: &[UnitId], now: Timestamp) -> Result<()> {
+    pub async fn set_units(
+        &self,
+        id: UserId,
+        units: &[UnitId],
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         touch_user(&mut tx, id, now).await?;
         sqlx::query("DELETE FROM user_units WHERE user_id = $1")
@@ -160,12 +179,18 @@ impl Store {
             .await?;
         write_units(&mut tx, id, units).await?;
         end_sessions(&mut tx, id).await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
     /// Enables or disables an account and ends its sessions.
-    pub async fn set_status(&self, id: UserId, status: UserStatus, now: Timestamp) -> Result<()> {
+    pub async fn set_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
@@ -175,13 +200,19 @@ impl Store {
             .await
             .and_then(require_one)?;
         end_sessions(&mut tx, id).await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
     /// Records a failed login and locks the account when the failures within
     /// the window reach the limit. Returns whether the account is now locked.
-    pub async fn record_failed_login(&self, id: UserId, now: Timestamp) -> Result<bool> {
+    pub async fn record_failed_login(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        failure: &AuditEvent,
+        lockout: &AuditEvent,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
             .bind(id.to_string())
@@ -206,7 +237,11 @@ impl Store {
                 .await?;
             end_sessions(&mut tx, id).await?;
         }
-        tx.commit().await?;
+        if lock {
+            commit_with(tx, &[failure.clone(), lockout.clone()]).await?;
+        } else {
+            commit_with(tx, std::slice::from_ref(failure)).await?;
+        }
         Ok(lock)
     }
 
@@ -220,7 +255,7 @@ impl Store {
     }
 
     /// An administrator releases a locked account.
-    pub async fn unlock(&self, id: UserId, now: Timestamp) -> Result<()> {
+    pub async fn unlock(&self, id: UserId, now: Timestamp, events: &[AuditEvent]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET locked_at = NULL, updated_at = $1 WHERE id = $2")
             .bind(now.as_micros())
@@ -232,7 +267,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -245,6 +280,7 @@ impl Store {
         must_change: bool,
         keep: Option<&str>,
         now: Timestamp,
+        events: &[AuditEvent],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -262,7 +298,7 @@ impl Store {
             .bind(keep.unwrap_or("").to_owned())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -275,6 +311,7 @@ impl Store {
         confirmed_step: i64,
         recovery_code_hashes: &[String],
         now: Timestamp,
+        events: &[AuditEvent],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -300,13 +337,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 
     /// Removes the second factor so the user enrols again at next login;
     /// ends their sessions.
-    pub async fn reset_mfa(&self, id: UserId, now: Timestamp) -> Result<()> {
+    pub async fn reset_mfa(&self, id: UserId, now: Timestamp, events: &[AuditEvent]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2")
             .bind(now.as_micros())
@@ -319,7 +356,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         end_sessions(&mut tx, id).await?;
-        tx.commit().await?;
+        commit_with(tx, events).await?;
         Ok(())
     }
 

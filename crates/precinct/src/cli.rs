@@ -56,6 +56,16 @@ pub struct GlobalArgs {
     /// tls_key, trusted_proxies, client_cert_header, max_body_bytes)
     #[arg(long, global = true, env = "PRECINCT_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
+
+    /// The audit log's Ed25519 signing key (created on first start; every
+    /// server on one database needs the same file)
+    /// [default: <data-dir>/audit-signing.key]
+    #[arg(long, global = true, env = "PRECINCT_AUDIT_KEY", value_name = "FILE", help_heading = GLOBAL)]
+    pub audit_key: Option<PathBuf>,
+
+    /// The audit log's name in its signed checkpoints [default: precinct.local/audit]
+    #[arg(long, global = true, env = "PRECINCT_AUDIT_ORIGIN", value_name = "NAME", help_heading = GLOBAL)]
+    pub audit_origin: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +96,70 @@ exists (one password a line), users may not choose those passwords.")]
     /// The department's certificate authority and client certificates
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// The tamper-evident audit trail: verify, prove, export
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every leaf from the stored events, rebuild the tree, check
+    /// every checkpoint's root and signature; exit non-zero naming the first
+    /// event or checkpoint that does not match
+    Verify {
+        /// Also check against checkpoints published outside the database
+        /// (the witness file written by `serve --checkpoint-file`)
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
+    },
+    /// An inclusion proof of one event against a checkpoint
+    Prove {
+        /// The event's id
+        #[arg(long, value_name = "ID")]
+        event: String,
+        /// The checkpoint's tree size [default: the first that covers the event]
+        #[arg(long, value_name = "N")]
+        checkpoint: Option<u64>,
+    },
+    /// A consistency proof between two checkpoints (tree sizes)
+    Consistency {
+        #[arg(long, value_name = "N")]
+        from: u64,
+        #[arg(long, value_name = "M")]
+        to: u64,
+    },
+    /// Write a bundle (events, proofs, checkpoint, public key, CSV and PDF)
+    /// that `precinct audit verify-bundle` or `precinct-verify` checks offline
+    Export {
+        /// Events about this case (object id)
+        #[arg(long, value_name = "ID")]
+        case: Option<String>,
+        /// Events by this user
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+        /// From this day or time (UTC), e.g. 2026-11-01
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Up to (not including) this day or time (UTC)
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Directory to write bundle.json, events.csv and events.pdf into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check an exported bundle offline, without any database
+    VerifyBundle {
+        /// The bundle.json file
+        file: PathBuf,
+        /// The verifier key the department publishes (name+id+key)
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// A witness copy of the checkpoint, published outside the database
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the log's public verifier key
+    Key,
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +199,11 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes [default: 65536]
     #[arg(long, env = "PRECINCT_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+
+    /// Append every signed checkpoint to this file too: a witness copy to
+    /// keep where database administrators cannot rewrite it
+    #[arg(long, env = "PRECINCT_CHECKPOINT_FILE", value_name = "FILE")]
+    pub checkpoint_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! and validates it, and `main` only wires a task to the module that runs it.
 
 mod admin;
+mod audit;
 mod certificates;
 mod cli;
 mod config_file;
@@ -47,9 +48,18 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let Settings {
         data_dir,
         database,
+        audit_key,
+        audit_origin,
         listen,
         task,
     } = Settings::from_cli(cli)?;
+    let log_key = || {
+        if let Some(parent) = audit_key.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dir(parent)?;
+        }
+        precinct_server::service::auditlog::load_or_create_log_key(&audit_key, &audit_origin)
+            .map_err(|e| anyhow::anyhow!("the audit signing key: {e}"))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,20 +69,29 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         match task {
             Task::Serve(config) => {
                 create_private_dir(&data_dir)?;
-                serve::run(*config, open(&data_dir, &database).await?).await
+                let services = open(&data_dir, &database, log_key()?)
+                    .await?
+                    .with_witness_file(config.checkpoint_file.clone());
+                serve::run(*config, services).await
             }
             Task::Migrate => {
-                open(&data_dir, &database).await?;
+                open(&data_dir, &database, log_key()?).await?;
                 println!(
                     "Database ({}): migrations applied.",
                     database.engine().as_str()
                 );
                 Ok(())
             }
-            Task::Admin(t) => admin::run(&open(&data_dir, &database).await?, t).await,
+            Task::Admin(t) => admin::run(&open(&data_dir, &database, log_key()?).await?, t).await,
+            Task::Audit(cli::AuditCommand::VerifyBundle {
+                file,
+                key,
+                checkpoint,
+            }) => audit::verify_bundle(&file, key.as_deref(), checkpoint.as_deref()),
+            Task::Audit(t) => audit::run(&open(&data_dir, &database, log_key()?).await?, t).await,
             Task::PkiInit { names } => certificates::init(&pki_dir, &names),
             Task::PkiIssue(t) => {
-                let services = open(&data_dir, &database).await?;
+                let services = open(&data_dir, &database, log_key()?).await?;
                 certificates::issue(&services, &pki_dir, listen, t).await
             }
         }
@@ -81,7 +100,11 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
 
 /// Opens and migrates the database and builds the use-cases on the system
 /// clock. An embedded database lives in the data directory.
-async fn open(data_dir: &Path, database: &Database) -> anyhow::Result<Services> {
+async fn open(
+    data_dir: &Path,
+    database: &Database,
+    log_key: precinct_audit::checkpoint::LogKey,
+) -> anyhow::Result<Services> {
     let engine = database.engine();
     if engine == Engine::Sqlite {
         create_private_dir(data_dir)?;
@@ -98,6 +121,7 @@ async fn open(data_dir: &Path, database: &Database) -> anyhow::Result<Services> 
         store,
         Arc::new(SystemClock),
         banned_passwords(data_dir)?,
+        log_key,
     ))
 }
 

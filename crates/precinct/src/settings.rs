@@ -53,6 +53,9 @@ impl fmt::Debug for Database {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database: Database,
+    /// The audit log's signing key file and origin name.
+    pub audit_key: PathBuf,
+    pub audit_origin: String,
     /// Where the server listens (or would), for the hints commands print.
     pub listen: SocketAddr,
     pub task: Task,
@@ -65,6 +68,7 @@ pub enum Task {
     Admin(AdminTask),
     PkiInit { names: Vec<String> },
     PkiIssue(PkiIssue),
+    Audit(cli::AuditCommand),
 }
 
 /// Users, units, workstations and devices.
@@ -166,10 +170,21 @@ impl Settings {
             Command::Pki(cli::PkiCommand::Issue(args)) => {
                 Task::PkiIssue(pki_issue(args, &data_dir.join("pki"))?)
             }
+            Command::Audit(c) => Task::Audit(c),
         };
+        let audit_key = cli
+            .global
+            .audit_key
+            .unwrap_or_else(|| data_dir.join("audit-signing.key"));
+        let audit_origin = cli
+            .global
+            .audit_origin
+            .unwrap_or_else(|| precinct_server::service::auditlog::DEFAULT_ORIGIN.to_owned());
         Ok(Self {
             data_dir,
             database,
+            audit_key,
+            audit_origin,
             listen,
             task,
         })
@@ -316,6 +331,7 @@ fn server_config(
         trusted_proxies,
         client_cert_header,
         max_body_bytes,
+        checkpoint_file: args.checkpoint_file,
         ..base
     })
 }

@@ -19,7 +19,7 @@ use crate::service::admin::{Actor, CreateUser};
 use crate::service::ServiceError;
 
 fn actor(u: &ActiveUser) -> Actor<'_> {
-    Actor::User(&u.0.auth.user.user)
+    Actor::User(&u.0.auth.user.user, &u.0.origin)
 }
 
 type Users = Json<Vec<UserView>>;

@@ -13,7 +13,7 @@ use super::{
 use crate::auth::{ActiveUser, Caller};
 use crate::problem::{ApiResult, Problem};
 use crate::service::ServiceError;
-use crate::state::AppState;
+use crate::state::{AppState, RequestContext};
 
 pub(crate) fn login_outcome(e: &ServiceError) -> &'static str {
     match e {
@@ -27,12 +27,18 @@ pub(crate) fn login_outcome(e: &ServiceError) -> &'static str {
     responses((status = 200, body = LoginResponse), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,
+    ctx: RequestContext,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let password = SecretString::from(req.password);
     match state
         .services
-        .begin_login(&req.username, &password, req.acknowledge_notice)
+        .begin_login(
+            &ctx.origin(),
+            &req.username,
+            &password,
+            req.acknowledge_notice,
+        )
         .await
     {
         Ok(issued) => {
@@ -52,7 +58,10 @@ pub async fn login(
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 401, body = Problem)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    state.services.logout(&caller.auth).await?;
+    state
+        .services
+        .logout(&caller.auth, &caller.ctx.origin())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -63,7 +72,11 @@ pub async fn verify_mfa(
     caller: Caller,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<Json<StageResponse>> {
-    match state.services.verify_mfa(&caller.auth, &req.code).await {
+    match state
+        .services
+        .verify_mfa(&caller.auth, &caller.ctx.origin(), &req.code)
+        .await
+    {
         Ok(stage) => {
             state.metrics.login("mfa_ok");
             Ok(Json(StageResponse {
@@ -88,7 +101,7 @@ pub async fn change_password(
     let new = SecretString::from(req.new_password);
     let stage = state
         .services
-        .change_password(&caller.auth, current.as_ref(), &new)
+        .change_password(&caller.auth, &caller.ctx.origin(), current.as_ref(), &new)
         .await?;
     Ok(Json(StageResponse {
         stage: stage.as_str().to_owned(),
@@ -117,7 +130,7 @@ pub async fn confirm_enrolment(
 ) -> ApiResult<Json<RecoveryCodesResponse>> {
     let codes = state
         .services
-        .confirm_enrolment(&caller.auth, &req.code)
+        .confirm_enrolment(&caller.auth, &caller.ctx.origin(), &req.code)
         .await?;
     Ok(Json(RecoveryCodesResponse {
         recovery_codes: codes,

@@ -7,8 +7,10 @@ use base64::Engine as _;
 use precinct_domain::credentials::{
     dummy_hash, generate_recovery_codes, sha256_hex, verify_password, NewPassword, TotpSecret,
 };
+use precinct_domain::ids::UserId;
+use precinct_domain::org::Unit;
 use precinct_domain::session::{Session, SessionCheck, Stage};
-use precinct_domain::user::Username;
+use precinct_domain::user::{User, Username};
 use precinct_domain::Timestamp;
 use precinct_store::UserRecord;
 use rand::rngs::OsRng;
@@ -16,6 +18,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
+use super::audit::{public_session_id, Origin, Outcome};
 use super::{ServiceError, ServiceResult, Services, StoreResultExt};
 
 /// How often a session's last-seen time is written: often enough for the
@@ -36,6 +39,13 @@ pub struct Authenticated {
     pub session: Session,
     pub pending_totp_secret: Option<String>,
     pub user: UserRecord,
+}
+
+impl Authenticated {
+    /// The request's origin, acting as this session's user.
+    pub fn origin(&self, request: &Origin) -> Origin {
+        request.as_user(&self.user.user, Some(&self.session))
+    }
 }
 
 /// An enrolment in progress: what the authenticator app needs.
@@ -72,14 +82,22 @@ async fn hash_blocking(p: NewPassword) -> ServiceResult<String> {
 impl Services {
     /// First step: the system-use notice must be acknowledged, then the
     /// password is checked. Unknown users take as long as known ones.
+    /// Every outcome is recorded.
     pub async fn begin_login(
         &self,
+        origin: &Origin,
         username: &str,
         password: &SecretString,
         acknowledged_notice: bool,
     ) -> ServiceResult<IssuedSession> {
+        let anonymous_denial = |reason: &str| {
+            self.event(origin, "auth.login", Outcome::Denied)
+                .reason(reason)
+                .build()
+        };
         if !acknowledged_notice {
-            return Err(ServiceError::NoticeNotAcknowledged);
+            let e = anonymous_denial("notice_not_acknowledged");
+            return Err(self.deny(e, ServiceError::NoticeNotAcknowledged).await);
         }
         let record = match Username::parse(username) {
             Ok(u) => match self.store.user_by_username(u.as_str()).await {
@@ -92,7 +110,9 @@ impl Services {
         let Some(record) = record else {
             verify_password_blocking(password.expose_secret().to_owned(), dummy_hash().to_owned())
                 .await;
-            return Err(ServiceError::InvalidCredentials);
+            // The attempted name is not recorded: it may be a mistyped password.
+            let e = anonymous_denial("unknown_user");
+            return Err(self.deny(e, ServiceError::InvalidCredentials).await);
         };
         let ok = verify_password_blocking(
             password.expose_secret().to_owned(),
@@ -100,24 +120,26 @@ impl Services {
         )
         .await;
         let user = &record.user;
+        let as_user = origin.as_user(user, None);
+        let denial = |reason: &str| {
+            self.event(&as_user, "auth.login", Outcome::Denied)
+                .object("user", user.id)
+                .reason(reason)
+                .build()
+        };
         if user.is_locked() {
-            return Err(ServiceError::AccountLocked);
+            let e = denial("account_locked");
+            return Err(self.deny(e, ServiceError::AccountLocked).await);
         }
         let now = self.clock.now();
         if !ok {
-            let locked = self
-                .store
-                .record_failed_login(user.id, now)
-                .await
-                .or_service("user")?;
-            return Err(if locked {
-                ServiceError::AccountLocked
-            } else {
-                ServiceError::InvalidCredentials
-            });
+            return Err(self
+                .failed_login(&as_user, user.id, "invalid_password")
+                .await);
         }
         if !user.can_log_in() {
-            return Err(ServiceError::InvalidCredentials);
+            let e = denial("account_disabled");
+            return Err(self.deny(e, ServiceError::InvalidCredentials).await);
         }
         let stage = Stage::after_password(user.mfa_enrolled, user.must_change_password);
         if stage != Stage::Mfa {
@@ -126,12 +148,46 @@ impl Services {
                 .await
                 .or_service("user")?;
         }
-        self.issue_session(user.id, stage, now).await
+        self.issue_session(&as_user, user.id, stage, now).await
+    }
+
+    /// Records a failed password or code, locking the account at the limit.
+    async fn failed_login(&self, origin: &Origin, user: UserId, reason: &str) -> ServiceError {
+        let action = if reason == "invalid_password" {
+            "auth.login"
+        } else {
+            "auth.mfa"
+        };
+        let failure = self
+            .event(origin, action, Outcome::Denied)
+            .object("user", user)
+            .reason(reason)
+            .build();
+        let lockout = self
+            .event(origin, "auth.lockout", Outcome::Denied)
+            .object("user", user)
+            .reason("too_many_failed_logins")
+            .build();
+        let now = self.clock.now();
+        match self
+            .store
+            .record_failed_login(user, now, &failure, &lockout)
+            .await
+        {
+            Ok(true) => ServiceError::AccountLocked,
+            Ok(false) if action == "auth.login" => ServiceError::InvalidCredentials,
+            Ok(false) => ServiceError::InvalidMfaCode,
+            Err(e) => {
+                self.audit_failures.inc();
+                ServiceError::from_store(e, "user")
+            }
+        }
     }
 
     async fn issue_session(
         &self,
-        user_id: precinct_domain::ids::UserId,
+        origin: &Origin,
+        user_id: UserId,
         stage: Stage,
         now: Timestamp,
     ) -> ServiceResult<IssuedSession> {
@@ -144,8 +200,16 @@ impl Services {
             created_at: now,
             last_seen_at: now,
         };
+        let sid = public_session_id(&session.token_hash);
+        let mut origin = origin.clone();
+        origin.session_id = Some(sid.clone());
+        let e = self
+            .event(&origin, "auth.login", Outcome::Allowed)
+            .object("session", sid)
+            .reason(stage.as_str())
+            .build();
         self.store
-            .create_session(&session)
+            .create_session(&session, &[e])
             .await
             .or_service("session")?;
         Ok(IssuedSession {
@@ -156,7 +220,7 @@ impl Services {
 
     /// Resolves a bearer token to its session, enforcing the idle lock, the
     /// absolute limit and the account's status. Any doubt means no session.
-    pub async fn authenticate(&self, token: &str) -> ServiceResult<Authenticated> {
+    pub async fn authenticate(&self, origin: &Origin, token: &str) -> ServiceResult<Authenticated> {
         let hash = token_hash(token);
         let (mut session, pending) = match self.store.session(&hash).await {
             Ok(s) => s,
@@ -164,22 +228,28 @@ impl Services {
             Err(e) => return Err(ServiceError::from_store(e, "session")),
         };
         let now = self.clock.now();
-        match session.check(now) {
-            SessionCheck::Valid => {}
+        let ended = |action: &str| {
+            let mut o = origin.clone();
+            o.actor_id = Some(session.user_id.to_string());
+            o.session_id = Some(public_session_id(&hash));
+            self.event(&o, action, Outcome::Denied)
+                .object("session", public_session_id(&hash))
+                .build()
+        };
+        let end = match session.check(now) {
+            SessionCheck::Valid => None,
             SessionCheck::IdleLocked => {
-                self.store
-                    .delete_session(&hash)
-                    .await
-                    .or_service("session")?;
-                return Err(ServiceError::SessionLocked);
+                Some(("auth.session.idle_lock", ServiceError::SessionLocked))
             }
-            SessionCheck::Expired => {
-                self.store
-                    .delete_session(&hash)
-                    .await
-                    .or_service("session")?;
-                return Err(ServiceError::SessionExpired);
-            }
+            SessionCheck::Expired => Some(("auth.session.expired", ServiceError::SessionExpired)),
+        };
+        if let Some((action, error)) = end {
+            let e = ended(action);
+            self.store
+                .delete_session(&hash, &[e])
+                .await
+                .or_service("session")?;
+            return Err(error);
         }
         let user = match self.store.user(session.user_id).await {
             Ok(u) => u,
@@ -187,8 +257,9 @@ impl Services {
             Err(e) => return Err(ServiceError::from_store(e, "user")),
         };
         if !user.user.can_log_in() {
+            let e = ended("auth.session.account_unavailable");
             self.store
-                .delete_session(&hash)
+                .delete_session(&hash, &[e])
                 .await
                 .or_service("session")?;
             return Err(ServiceError::Unauthenticated);
@@ -208,10 +279,7 @@ impl Services {
     }
 
     /// The units a user belongs to, for their own pages.
-    pub async fn units_of(
-        &self,
-        user: &precinct_domain::user::User,
-    ) -> ServiceResult<Vec<precinct_domain::org::Unit>> {
+    pub async fn units_of(&self, user: &User) -> ServiceResult<Vec<Unit>> {
         let mut units = Vec::with_capacity(user.units.len());
         for id in &user.units {
             units.push(self.store.unit(*id).await.or_service("unit")?);
@@ -219,19 +287,47 @@ impl Services {
         Ok(units)
     }
 
-    pub async fn logout(&self, auth: &Authenticated) -> ServiceResult<()> {
+    pub async fn logout(&self, auth: &Authenticated, origin: &Origin) -> ServiceResult<()> {
+        let e = self
+            .event(&auth.origin(origin), "auth.logout", Outcome::Allowed)
+            .object("session", public_session_id(&auth.session.token_hash))
+            .build();
         self.store
-            .delete_session(&auth.session.token_hash)
+            .delete_session(&auth.session.token_hash, &[e])
+            .await
+            .or_service("session")
+    }
+
+    /// Moves the session to its next login stage, recorded.
+    async fn advance_stage(
+        &self,
+        auth: &Authenticated,
+        origin: &Origin,
+        stage: Stage,
+    ) -> ServiceResult<()> {
+        let e = self
+            .event(origin, "auth.session.stage", Outcome::Allowed)
+            .object("session", public_session_id(&auth.session.token_hash))
+            .reason(stage.as_str())
+            .build();
+        self.store
+            .set_session_stage(&auth.session.token_hash, stage, &[e])
             .await
             .or_service("session")
     }
 
     /// Second factor: a 6-digit TOTP code, or one of the recovery codes. A
     /// wrong code counts as a failed login.
-    pub async fn verify_mfa(&self, auth: &Authenticated, code: &str) -> ServiceResult<Stage> {
+    pub async fn verify_mfa(
+        &self,
+        auth: &Authenticated,
+        origin: &Origin,
+        code: &str,
+    ) -> ServiceResult<Stage> {
         if auth.session.stage != Stage::Mfa {
             return Err(ServiceError::WrongStage);
         }
+        let origin = &auth.origin(origin);
         let user = &auth.user;
         let now = self.clock.now();
         let accepted = if code.trim().len() == 6 {
@@ -240,13 +336,8 @@ impl Services {
                 .as_deref()
                 .map(TotpSecret::from_base32)
                 .transpose()?;
-            let step = secret.and_then(|s| {
-                s.verify(
-                    code,
-                    now.as_secs(),
-                    user.totp_last_step.and_then(|v| u64::try_from(v).ok()),
-                )
-            });
+            let last = user.totp_last_step.and_then(|v| u64::try_from(v).ok());
+            let step = secret.and_then(|s| s.verify(code, now.as_secs(), last));
             match step.and_then(|s| i64::try_from(s).ok()) {
                 Some(step) => self
                     .store
@@ -262,26 +353,16 @@ impl Services {
                 .or_service("user")?
         };
         if !accepted {
-            let locked = self
-                .store
-                .record_failed_login(user.user.id, now)
-                .await
-                .or_service("user")?;
-            return Err(if locked {
-                ServiceError::AccountLocked
-            } else {
-                ServiceError::InvalidMfaCode
-            });
+            return Err(self
+                .failed_login(origin, user.user.id, "invalid_mfa_code")
+                .await);
         }
         self.store
             .clear_failed_logins(user.user.id)
             .await
             .or_service("user")?;
         let stage = Stage::after_mfa(user.user.must_change_password);
-        self.store
-            .set_session_stage(&auth.session.token_hash, stage)
-            .await
-            .or_service("session")?;
+        self.advance_stage(auth, origin, stage).await?;
         Ok(stage)
     }
 
@@ -291,28 +372,37 @@ impl Services {
     pub async fn change_password(
         &self,
         auth: &Authenticated,
+        origin: &Origin,
         current: Option<&SecretString>,
         new: &SecretString,
     ) -> ServiceResult<Stage> {
+        let origin = &auth.origin(origin);
+        let user = &auth.user.user;
         let stage = auth.session.stage;
         match stage {
             Stage::ChangePassword => {}
             Stage::Active => {
-                let Some(current) = current else {
-                    return Err(ServiceError::WrongCurrentPassword);
+                let ok = match current {
+                    Some(c) => {
+                        verify_password_blocking(
+                            c.expose_secret().to_owned(),
+                            auth.user.password_hash.clone(),
+                        )
+                        .await
+                    }
+                    None => false,
                 };
-                let ok = verify_password_blocking(
-                    current.expose_secret().to_owned(),
-                    auth.user.password_hash.clone(),
-                )
-                .await;
                 if !ok {
-                    return Err(ServiceError::WrongCurrentPassword);
+                    let e = self
+                        .event(origin, "auth.password.change", Outcome::Denied)
+                        .object("user", user.id)
+                        .reason("wrong_current_password")
+                        .build();
+                    return Err(self.deny(e, ServiceError::WrongCurrentPassword).await);
                 }
             }
             Stage::Mfa | Stage::EnrolMfa => return Err(ServiceError::WrongStage),
         }
-        let user = &auth.user.user;
         let password = NewPassword::new(
             new.expose_secret(),
             user.username.as_str(),
@@ -333,8 +423,19 @@ impl Services {
         }
         let hash = hash_blocking(password).await?;
         let now = self.clock.now();
+        let e = self
+            .event(origin, "auth.password.change", Outcome::Allowed)
+            .object("user", user.id)
+            .build();
         self.store
-            .set_password(user.id, &hash, false, Some(&auth.session.token_hash), now)
+            .set_password(
+                user.id,
+                &hash,
+                false,
+                Some(&auth.session.token_hash),
+                now,
+                &[e],
+            )
             .await
             .or_service("user")?;
         let next = if stage == Stage::Active {
@@ -342,10 +443,9 @@ impl Services {
         } else {
             Stage::after_password_change(user.mfa_enrolled)
         };
-        self.store
-            .set_session_stage(&auth.session.token_hash, next)
-            .await
-            .or_service("session")?;
+        if next != stage {
+            self.advance_stage(auth, origin, next).await?;
+        }
         Ok(next)
     }
 
@@ -377,6 +477,7 @@ impl Services {
     pub async fn confirm_enrolment(
         &self,
         auth: &Authenticated,
+        origin: &Origin,
         code: &str,
     ) -> ServiceResult<Vec<String>> {
         if auth.session.stage != Stage::EnrolMfa {
@@ -385,29 +486,36 @@ impl Services {
         let Some(pending) = auth.pending_totp_secret.as_deref() else {
             return Err(ServiceError::WrongStage);
         };
+        let origin = &auth.origin(origin);
+        let user = &auth.user.user;
         let secret = TotpSecret::from_base32(pending)?;
         let now = self.clock.now();
-        let Some(step) = secret
+        let step = secret
             .verify(code, now.as_secs(), None)
-            .and_then(|s| i64::try_from(s).ok())
-        else {
-            return Err(ServiceError::InvalidMfaCode);
+            .and_then(|s| i64::try_from(s).ok());
+        let Some(step) = step else {
+            let e = self
+                .event(origin, "auth.mfa.enrol", Outcome::Denied)
+                .object("user", user.id)
+                .reason("invalid_mfa_code")
+                .build();
+            return Err(self.deny(e, ServiceError::InvalidMfaCode).await);
         };
         let codes = generate_recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| sha256_hex(c)).collect();
-        let user = &auth.user.user;
+        let e = self
+            .event(origin, "auth.mfa.enrol", Outcome::Allowed)
+            .object("user", user.id)
+            .build();
         self.store
-            .enrol_totp(user.id, pending, step, &hashes, now)
+            .enrol_totp(user.id, pending, step, &hashes, now, &[e])
             .await
             .or_service("user")?;
         self.store
             .clear_failed_logins(user.id)
             .await
             .or_service("user")?;
-        self.store
-            .set_session_stage(&auth.session.token_hash, Stage::Active)
-            .await
-            .or_service("session")?;
+        self.advance_stage(auth, origin, Stage::Active).await?;
         Ok(codes)
     }
 }

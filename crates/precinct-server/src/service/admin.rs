@@ -12,26 +12,29 @@ use precinct_domain::{Fingerprint, Role, Roles};
 use precinct_store::{DeviceRecord, NewUser, WorkstationRecord};
 use std::collections::HashMap;
 
+use super::audit::{Origin, Outcome};
 use super::{ServiceError, ServiceResult, Services, StoreResultExt};
 
 /// Who asks for an administrative change.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor<'a> {
-    User(&'a User),
+    /// A logged-in user, and where the request came from (`as_user` applied).
+    User(&'a User, &'a Origin),
     /// The `precinct` command line on the server itself.
     Console,
 }
 
-fn require_admin(actor: Actor<'_>) -> ServiceResult<()> {
-    match actor {
-        Actor::Console => Ok(()),
-        Actor::User(u) if u.roles.contains(Role::Administrator) => Ok(()),
-        Actor::User(_) => Err(ServiceError::Forbidden("administrator")),
+impl Actor<'_> {
+    pub fn origin(&self) -> Origin {
+        match self {
+            Actor::User(_, o) => (*o).clone(),
+            Actor::Console => Origin::console(),
+        }
     }
 }
 
 fn is_self(actor: Actor<'_>, id: UserId) -> bool {
-    matches!(actor, Actor::User(u) if u.id == id)
+    matches!(actor, Actor::User(u, _) if u.id == id)
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +48,35 @@ pub struct CreateUser {
 pub const FIRST_ADMIN: &str = "admin";
 
 impl Services {
+    /// Only administrators (and the console) administer; a refusal is
+    /// recorded before it is answered.
+    async fn require_admin(&self, actor: Actor<'_>, action: &str) -> ServiceResult<()> {
+        match actor {
+            Actor::Console => Ok(()),
+            Actor::User(u, _) if u.roles.contains(Role::Administrator) => Ok(()),
+            Actor::User(_, origin) => {
+                let e = self
+                    .event(origin, action, Outcome::Denied)
+                    .reason("forbidden")
+                    .build();
+                Err(self.deny(e, ServiceError::Forbidden("administrator")).await)
+            }
+        }
+    }
+
+    fn admin_event(
+        &self,
+        actor: Actor<'_>,
+        action: &str,
+        kind: &str,
+        id: impl ToString,
+    ) -> Vec<precinct_audit::event::AuditEvent> {
+        vec![self
+            .event(&actor.origin(), action, Outcome::Allowed)
+            .object(kind, id)
+            .build()]
+    }
+
     /// On first start (no administrator at all, even if users were added
     /// on the console) creates `admin` with a one-time password, to be
     /// printed once; later starts return None.
@@ -79,7 +111,7 @@ impl Services {
         actor: Actor<'_>,
         input: CreateUser,
     ) -> ServiceResult<(User, NewPassword)> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.create").await?;
         let username = Username::parse(&input.username)?;
         let display_name = validate_name("display_name", &input.display_name)?;
         let roles = Roles::new(input.roles)?;
@@ -101,23 +133,30 @@ impl Services {
             must_change_password: true,
         };
         let now = self.clock.now();
-        self.store.create_user(&new, now).await.or_service("unit")?;
+        self.store
+            .create_user(
+                &new,
+                now,
+                &self.admin_event(actor, "user.create", "user", id),
+            )
+            .await
+            .or_service("unit")?;
         let user = self.store.user(id).await.or_service("user")?.user;
         Ok((user, password))
     }
 
     pub async fn list_users(&self, actor: Actor<'_>) -> ServiceResult<Vec<User>> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.list").await?;
         self.store.list_users().await.or_service("user")
     }
 
     pub async fn get_user(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.read").await?;
         Ok(self.store.user(id).await.or_service("user")?.user)
     }
 
     pub async fn user_by_username(&self, actor: Actor<'_>, username: &str) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.read").await?;
         let username = Username::parse(username)?;
         Ok(self
             .store
@@ -133,7 +172,7 @@ impl Services {
         id: UserId,
         roles: Vec<Role>,
     ) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.roles.set").await?;
         if is_self(actor, id) && !roles.contains(&Role::Administrator) {
             return Err(precinct_domain::DomainError::invalid(
                 "roles",
@@ -143,7 +182,12 @@ impl Services {
         }
         let roles = Roles::new(roles)?;
         self.store
-            .set_roles(id, &roles, self.clock.now())
+            .set_roles(
+                id,
+                &roles,
+                self.clock.now(),
+                &self.admin_event(actor, "user.roles.set", "user", id),
+            )
             .await
             .or_service("user")?;
         self.get_user(actor, id).await
@@ -155,9 +199,14 @@ impl Services {
         id: UserId,
         units: Vec<UnitId>,
     ) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.units.set").await?;
         self.store
-            .set_units(id, &units, self.clock.now())
+            .set_units(
+                id,
+                &units,
+                self.clock.now(),
+                &self.admin_event(actor, "user.units.set", "user", id),
+            )
             .await
             .or_service("user or unit")?;
         self.get_user(actor, id).await
@@ -169,7 +218,7 @@ impl Services {
         id: UserId,
         status: UserStatus,
     ) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.status.set").await?;
         if is_self(actor, id) && status == UserStatus::Disabled {
             return Err(precinct_domain::DomainError::invalid(
                 "status",
@@ -178,25 +227,47 @@ impl Services {
             .into());
         }
         self.store
-            .set_status(id, status, self.clock.now())
+            .set_status(
+                id,
+                status,
+                self.clock.now(),
+                &self.admin_event(
+                    actor,
+                    if status == UserStatus::Disabled {
+                        "user.disable"
+                    } else {
+                        "user.enable"
+                    },
+                    "user",
+                    id,
+                ),
+            )
             .await
             .or_service("user")?;
         self.get_user(actor, id).await
     }
 
     pub async fn unlock_user(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.unlock").await?;
         self.store
-            .unlock(id, self.clock.now())
+            .unlock(
+                id,
+                self.clock.now(),
+                &self.admin_event(actor, "user.unlock", "user", id),
+            )
             .await
             .or_service("user")?;
         self.get_user(actor, id).await
     }
 
     pub async fn reset_mfa(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<User> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.mfa.reset").await?;
         self.store
-            .reset_mfa(id, self.clock.now())
+            .reset_mfa(
+                id,
+                self.clock.now(),
+                &self.admin_event(actor, "user.mfa.reset", "user", id),
+            )
             .await
             .or_service("user")?;
         self.get_user(actor, id).await
@@ -204,14 +275,21 @@ impl Services {
 
     /// Issues a new one-time password; the user must change it at next login.
     pub async fn reset_password(&self, actor: Actor<'_>, id: UserId) -> ServiceResult<NewPassword> {
-        require_admin(actor)?;
+        self.require_admin(actor, "user.password.reset").await?;
         let password = NewPassword::generate();
         let p = password.clone();
         let hash = tokio::task::spawn_blocking(move || p.hash())
             .await
             .map_err(|_| ServiceError::Unavailable)??;
         self.store
-            .set_password(id, &hash, true, None, self.clock.now())
+            .set_password(
+                id,
+                &hash,
+                true,
+                None,
+                self.clock.now(),
+                &self.admin_event(actor, "user.password.reset", "user", id),
+            )
             .await
             .or_service("user")?;
         Ok(password)
@@ -225,7 +303,7 @@ impl Services {
         parent: Option<UnitId>,
         supervisor: Option<UserId>,
     ) -> ServiceResult<Unit> {
-        require_admin(actor)?;
+        self.require_admin(actor, "unit.create").await?;
         let name = validate_name("name", name)?;
         let units = self.store.list_units().await.or_service("unit")?;
         let parents: HashMap<UnitId, Option<UnitId>> =
@@ -245,19 +323,23 @@ impl Services {
             supervisor,
         };
         self.store
-            .create_unit(&unit, self.clock.now())
+            .create_unit(
+                &unit,
+                self.clock.now(),
+                &self.admin_event(actor, "unit.create", "unit", id),
+            )
             .await
             .or_service("supervisor")?;
         Ok(unit)
     }
 
     pub async fn list_units(&self, actor: Actor<'_>) -> ServiceResult<Vec<Unit>> {
-        require_admin(actor)?;
+        self.require_admin(actor, "unit.list").await?;
         self.store.list_units().await.or_service("unit")
     }
 
     pub async fn unit_by_name(&self, actor: Actor<'_>, name: &str) -> ServiceResult<Unit> {
-        require_admin(actor)?;
+        self.require_admin(actor, "unit.read").await?;
         self.store.unit_by_name(name).await.or_service("unit")
     }
 
@@ -267,9 +349,13 @@ impl Services {
         unit: UnitId,
         supervisor: Option<UserId>,
     ) -> ServiceResult<Unit> {
-        require_admin(actor)?;
+        self.require_admin(actor, "unit.supervisor.set").await?;
         self.store
-            .set_unit_supervisor(unit, supervisor)
+            .set_unit_supervisor(
+                unit,
+                supervisor,
+                &self.admin_event(actor, "unit.supervisor.set", "unit", unit),
+            )
             .await
             .or_service("unit or supervisor")?;
         self.store.unit(unit).await.or_service("unit")
@@ -282,11 +368,18 @@ impl Services {
         unit: UnitId,
         networks: Vec<IpNet>,
     ) -> ServiceResult<WorkstationRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "workstation.create").await?;
         let name = validate_name("name", name)?;
         let id = WorkstationId::new_random();
         self.store
-            .create_workstation(id, &name, unit, &networks, self.clock.now())
+            .create_workstation(
+                id,
+                &name,
+                unit,
+                &networks,
+                self.clock.now(),
+                &self.admin_event(actor, "workstation.create", "workstation", id),
+            )
             .await
             .or_service("unit")?;
         self.store.workstation(id).await.or_service("workstation")
@@ -296,7 +389,7 @@ impl Services {
         &self,
         actor: Actor<'_>,
     ) -> ServiceResult<Vec<WorkstationRecord>> {
-        require_admin(actor)?;
+        self.require_admin(actor, "workstation.list").await?;
         self.store
             .list_workstations()
             .await
@@ -308,7 +401,7 @@ impl Services {
         actor: Actor<'_>,
         name: &str,
     ) -> ServiceResult<WorkstationRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "workstation.read").await?;
         self.store
             .workstation_by_name(name)
             .await
@@ -321,9 +414,22 @@ impl Services {
         id: WorkstationId,
         enabled: bool,
     ) -> ServiceResult<WorkstationRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "workstation.enabled.set").await?;
         self.store
-            .set_workstation_enabled(id, enabled)
+            .set_workstation_enabled(
+                id,
+                enabled,
+                &self.admin_event(
+                    actor,
+                    if enabled {
+                        "workstation.enable"
+                    } else {
+                        "workstation.disable"
+                    },
+                    "workstation",
+                    id,
+                ),
+            )
             .await
             .or_service("workstation")?;
         self.store.workstation(id).await.or_service("workstation")
@@ -335,9 +441,14 @@ impl Services {
         id: WorkstationId,
         fingerprint: &Fingerprint,
     ) -> ServiceResult<WorkstationRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "workstation.certificate.set")
+            .await?;
         self.store
-            .set_workstation_fingerprint(id, fingerprint)
+            .set_workstation_fingerprint(
+                id,
+                fingerprint,
+                &self.admin_event(actor, "workstation.certificate.set", "workstation", id),
+            )
             .await
             .or_service("workstation")?;
         self.store.workstation(id).await.or_service("workstation")
@@ -350,18 +461,25 @@ impl Services {
         kind: DeviceKind,
         assigned_user: Option<UserId>,
     ) -> ServiceResult<DeviceRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "device.enroll").await?;
         let name = validate_name("name", name)?;
         let id = DeviceId::new_random();
         self.store
-            .enroll_device(id, &name, kind, assigned_user, self.clock.now())
+            .enroll_device(
+                id,
+                &name,
+                kind,
+                assigned_user,
+                self.clock.now(),
+                &self.admin_event(actor, "device.enroll", "device", id),
+            )
             .await
             .or_service("assigned user")?;
         self.store.device(id).await.or_service("device")
     }
 
     pub async fn list_devices(&self, actor: Actor<'_>) -> ServiceResult<Vec<DeviceRecord>> {
-        require_admin(actor)?;
+        self.require_admin(actor, "device.list").await?;
         self.store.list_devices().await.or_service("device")
     }
 
@@ -370,7 +488,7 @@ impl Services {
         actor: Actor<'_>,
         name: &str,
     ) -> ServiceResult<DeviceRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "device.read").await?;
         self.store.device_by_name(name).await.or_service("device")
     }
 
@@ -379,9 +497,13 @@ impl Services {
         actor: Actor<'_>,
         id: DeviceId,
     ) -> ServiceResult<DeviceRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "device.revoke").await?;
         self.store
-            .revoke_device(id, self.clock.now())
+            .revoke_device(
+                id,
+                self.clock.now(),
+                &self.admin_event(actor, "device.revoke", "device", id),
+            )
             .await
             .or_service("device")?;
         self.store.device(id).await.or_service("device")
@@ -393,9 +515,13 @@ impl Services {
         id: DeviceId,
         fingerprint: &Fingerprint,
     ) -> ServiceResult<DeviceRecord> {
-        require_admin(actor)?;
+        self.require_admin(actor, "device.certificate.set").await?;
         self.store
-            .set_device_fingerprint(id, fingerprint)
+            .set_device_fingerprint(
+                id,
+                fingerprint,
+                &self.admin_event(actor, "device.certificate.set", "device", id),
+            )
             .await
             .or_service("device")?;
         self.store.device(id).await.or_service("device")

@@ -5,6 +5,10 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
+pub mod auditlog;
+pub mod export;
+pub mod verify;
 
 use precinct_domain::{Clock, DomainError};
 use precinct_store::{Store, StoreError};
@@ -19,15 +23,35 @@ pub struct Services {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub banned_passwords: Arc<HashSet<String>>,
+    /// Audit events that could not be written (each refused an action).
+    pub audit_failures: prometheus_client::metrics::counter::Counter,
+    /// Signs the audit log's checkpoints.
+    pub log_key: Arc<precinct_audit::checkpoint::LogKey>,
+    /// Where each new checkpoint is also appended, outside the database.
+    pub witness_file: Option<std::path::PathBuf>,
 }
 
 impl Services {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, banned_passwords: HashSet<String>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        banned_passwords: HashSet<String>,
+        log_key: precinct_audit::checkpoint::LogKey,
+    ) -> Self {
         Self {
             store,
             clock,
             banned_passwords: Arc::new(banned_passwords),
+            audit_failures: Default::default(),
+            log_key: Arc::new(log_key),
+            witness_file: None,
         }
+    }
+
+    /// Also append every checkpoint to `path` (a witness copy).
+    pub fn with_witness_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.witness_file = path;
+        self
     }
 }
 
@@ -92,6 +116,10 @@ impl ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound(what),
             StoreError::Conflict(c) => ServiceError::Conflict(c),
+            StoreError::MissingAudit => {
+                tracing::error!("a change without its audit record was refused");
+                ServiceError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ServiceError::Unavailable

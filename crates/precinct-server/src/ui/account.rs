@@ -85,7 +85,7 @@ pub async fn change_password(
     let new = SecretString::from(form.get("new_password").to_owned());
     match state
         .services
-        .change_password(&session.auth, current.as_ref(), &new)
+        .change_password(&session.auth, &session.request, current.as_ref(), &new)
         .await
     {
         Ok(Stage::Active) if session.stage() == Stage::Active => {
@@ -164,7 +164,7 @@ pub async fn confirm_enrolment(
     }
     match state
         .services
-        .confirm_enrolment(&session.auth, form.get("code").trim())
+        .confirm_enrolment(&session.auth, &session.request, form.get("code").trim())
         .await
     {
         Ok(codes) => {

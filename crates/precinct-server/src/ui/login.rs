@@ -207,14 +207,14 @@ pub async fn login(
     let acknowledged = form.has("acknowledge_notice");
     match state
         .services
-        .begin_login(&username, &password, acknowledged)
+        .begin_login(&ctx.origin(), &username, &password, acknowledged)
         .await
     {
         Ok(issued) => {
             state.metrics.login("password_ok");
             // A new login replaces whatever session this browser had.
             if let Some(old) = previous {
-                if let Err(e) = state.services.logout(&old.auth).await {
+                if let Err(e) = state.services.logout(&old.auth, &old.request).await {
                     tracing::warn!(error = %e, "could not end the previous session");
                 }
             }
@@ -257,7 +257,7 @@ pub async fn verify_mfa(
     }
     match state
         .services
-        .verify_mfa(&session.auth, form.get("code").trim())
+        .verify_mfa(&session.auth, &session.request, form.get("code").trim())
         .await
     {
         Ok(stage) => {
@@ -284,7 +284,7 @@ pub async fn logout(
     headers: HeaderMap,
     Posted { session, .. }: Posted<UiSession>,
 ) -> Response {
-    if let Err(e) = state.services.logout(&session.auth).await {
+    if let Err(e) = state.services.logout(&session.auth, &session.request).await {
         return service_error_page(&state, &session.chrome, e);
     }
     let mut res = redirect(&headers, "/login?reason=signed_out");

@@ -19,6 +19,7 @@ use crate::auth::{
 use crate::problem::Problem;
 use crate::service::accounts::Authenticated;
 use crate::service::admin::Actor;
+use crate::service::audit::Origin;
 use crate::service::ServiceError;
 use crate::state::{AppState, RequestContext};
 
@@ -40,6 +41,10 @@ impl FromRequestParts<AppState> for Ctx {
 pub struct UiSession {
     pub auth: Authenticated,
     pub chrome: Chrome,
+    /// Where the request came from (for use-cases that add the user).
+    pub request: Origin,
+    /// The same, acting as this session's user.
+    pub origin: Origin,
 }
 
 impl UiSession {
@@ -50,7 +55,7 @@ impl UiSession {
         self.auth.user.user.roles.contains(role)
     }
     pub fn actor(&self) -> Actor<'_> {
-        Actor::User(&self.auth.user.user)
+        Actor::User(&self.auth.user.user, &self.origin)
     }
 }
 
@@ -69,9 +74,12 @@ pub async fn resolve_session(parts: &Parts, state: &AppState) -> Result<UiSessio
     let Some(token) = cookie_value(parts, SESSION_COOKIE) else {
         return Err(to_login(parts, ServiceError::Unauthenticated.code()));
     };
-    match state.services.authenticate(token).await {
+    let request = ctx.origin();
+    match state.services.authenticate(&request, token).await {
         Ok(auth) => Ok(UiSession {
             chrome: Chrome::for_session(&ctx, &auth),
+            origin: auth.origin(&request),
+            request,
             auth,
         }),
         Err(ServiceError::Unavailable) => {

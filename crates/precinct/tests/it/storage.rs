@@ -1,5 +1,6 @@
 //! The storage layer on both engines: the same story, run once per engine.
 
+use precinct_audit::event::AuditEvent;
 use precinct_domain::channel::{CertificateBinding, DeviceKind};
 use precinct_domain::ids::{DeviceId, UnitId, UserId, WorkstationId};
 use precinct_domain::org::{Unit, UnitKind};
@@ -10,6 +11,29 @@ use precinct_store::{NewUser, StoreError};
 use std::time::Duration;
 
 use crate::support::{dbtest, TestDb, T0};
+
+/// An audit event to go with a change (the store refuses changes without one).
+fn ev() -> Vec<AuditEvent> {
+    vec![AuditEvent {
+        v: 1,
+        id: uuid::Uuid::new_v4().to_string(),
+        time_us: T0,
+        actor_id: None,
+        actor_name: None,
+        session_id: None,
+        channel: "console".into(),
+        workstation_id: None,
+        device_id: None,
+        source_ip: None,
+        action: "test.change".into(),
+        object_type: None,
+        object_id: None,
+        outcome: "allowed".into(),
+        reason: None,
+        grant_id: None,
+        request_id: None,
+    }]
+}
 
 fn t(secs: u64) -> Timestamp {
     Timestamp::from_micros(T0).plus(Duration::from_secs(secs))
@@ -47,24 +71,24 @@ async fn users_units_and_sessions(db: TestDb) {
         parent: None,
         supervisor: None,
     };
-    s.create_unit(&precinct, t(0)).await.unwrap();
+    s.create_unit(&precinct, t(0), &ev()).await.unwrap();
     let dup = Unit {
         id: UnitId::new_random(),
         ..precinct.clone()
     };
     assert!(matches!(
-        s.create_unit(&dup, t(0)).await,
+        s.create_unit(&dup, t(0), &ev()).await,
         Err(StoreError::Conflict(_))
     ));
 
     let u = new_user("mona", vec![precinct.id]);
-    s.create_user(&u, t(0)).await.unwrap();
+    s.create_user(&u, t(0), &ev()).await.unwrap();
     assert!(matches!(
-        s.create_user(&new_user("mona", vec![]), t(0)).await,
+        s.create_user(&new_user("mona", vec![]), t(0), &ev()).await,
         Err(StoreError::Conflict("username"))
     ));
     assert!(matches!(
-        s.create_user(&new_user("nina", vec![UnitId::new_random()]), t(0))
+        s.create_user(&new_user("nina", vec![UnitId::new_random()]), t(0), &ev())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -80,15 +104,18 @@ async fn users_units_and_sessions(db: TestDb) {
 
     // Sessions end with a role change, and only that user's.
     let other = new_user("olga", vec![]);
-    s.create_user(&other, t(0)).await.unwrap();
-    s.create_session(&session(u.id, "a", t(0))).await.unwrap();
-    s.create_session(&session(other.id, "b", t(0)))
+    s.create_user(&other, t(0), &ev()).await.unwrap();
+    s.create_session(&session(u.id, "a", t(0)), &ev())
+        .await
+        .unwrap();
+    s.create_session(&session(other.id, "b", t(0)), &ev())
         .await
         .unwrap();
     s.set_roles(
         u.id,
         &Roles::new([Role::Detective, Role::Supervisor]).unwrap(),
         t(1),
+        &ev(),
     )
     .await
     .unwrap();
@@ -100,9 +127,13 @@ async fn users_units_and_sessions(db: TestDb) {
     );
 
     // A password change keeps only the session that made it.
-    s.create_session(&session(u.id, "c", t(2))).await.unwrap();
-    s.create_session(&session(u.id, "d", t(2))).await.unwrap();
-    s.set_password(u.id, "$argon2id$new", false, Some("c"), t(3))
+    s.create_session(&session(u.id, "c", t(2)), &ev())
+        .await
+        .unwrap();
+    s.create_session(&session(u.id, "d", t(2)), &ev())
+        .await
+        .unwrap();
+    s.set_password(u.id, "$argon2id$new", false, Some("c"), t(3), &ev())
         .await
         .unwrap();
     assert!(s.session("c").await.is_ok());
@@ -115,20 +146,31 @@ dbtest!(users_units_and_sessions);
 async fn lockout_and_second_factors(db: TestDb) {
     let s = &db.store;
     let u = new_user("pete", vec![]);
-    s.create_user(&u, t(0)).await.unwrap();
+    s.create_user(&u, t(0), &ev()).await.unwrap();
     for i in 0..4 {
-        assert!(!s.record_failed_login(u.id, t(i * 60)).await.unwrap());
+        assert!(!s
+            .record_failed_login(u.id, t(i * 60), &ev()[0], &ev()[0])
+            .await
+            .unwrap());
     }
     // Twenty minutes later the window has forgotten those four.
     for i in 0..4 {
-        assert!(!s.record_failed_login(u.id, t(20 * 60 + i)).await.unwrap());
+        assert!(!s
+            .record_failed_login(u.id, t(20 * 60 + i), &ev()[0], &ev()[0])
+            .await
+            .unwrap());
     }
-    assert!(s.record_failed_login(u.id, t(20 * 60 + 4)).await.unwrap());
+    assert!(s
+        .record_failed_login(u.id, t(20 * 60 + 4), &ev()[0], &ev()[0])
+        .await
+        .unwrap());
     assert!(s.user(u.id).await.unwrap().user.is_locked());
-    s.unlock(u.id, t(3600)).await.unwrap();
+    s.unlock(u.id, t(3600), &ev()).await.unwrap();
     assert!(!s.user(u.id).await.unwrap().user.is_locked());
     assert!(
-        !s.record_failed_login(u.id, t(3601)).await.unwrap(),
+        !s.record_failed_login(u.id, t(3601), &ev()[0], &ev()[0])
+            .await
+            .unwrap(),
         "unlock forgets old failures"
     );
 
@@ -139,6 +181,7 @@ async fn lockout_and_second_factors(db: TestDb) {
         100,
         &["h1".into(), "h2".into()],
         t(4000),
+        &ev(),
     )
     .await
     .unwrap();
@@ -149,7 +192,7 @@ async fn lockout_and_second_factors(db: TestDb) {
     assert!(!s.use_recovery_code(u.id, "h1", t(4002)).await.unwrap());
     assert!(!s.use_recovery_code(u.id, "nope", t(4002)).await.unwrap());
     assert_eq!(s.remaining_recovery_codes(u.id).await.unwrap(), 1);
-    s.reset_mfa(u.id, t(5000)).await.unwrap();
+    s.reset_mfa(u.id, t(5000), &ev()).await.unwrap();
     let rec = s.user(u.id).await.unwrap();
     assert!(!rec.user.mfa_enrolled && rec.totp_secret.is_none());
     assert_eq!(s.remaining_recovery_codes(u.id).await.unwrap(), 0);
@@ -165,7 +208,7 @@ async fn certificate_registry(db: TestDb) {
         parent: None,
         supervisor: None,
     };
-    s.create_unit(&unit, t(0)).await.unwrap();
+    s.create_unit(&unit, t(0), &ev()).await.unwrap();
     let ws = WorkstationId::new_random();
     s.create_workstation(
         ws,
@@ -173,12 +216,20 @@ async fn certificate_registry(db: TestDb) {
         unit.id,
         &["10.0.0.0/8".parse().unwrap()],
         t(0),
+        &ev(),
     )
     .await
     .unwrap();
     assert!(matches!(
-        s.create_workstation(WorkstationId::new_random(), "desk 1", unit.id, &[], t(0))
-            .await,
+        s.create_workstation(
+            WorkstationId::new_random(),
+            "desk 1",
+            unit.id,
+            &[],
+            t(0),
+            &ev()
+        )
+        .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
@@ -187,13 +238,14 @@ async fn certificate_registry(db: TestDb) {
             "desk 2",
             UnitId::new_random(),
             &[],
-            t(0)
+            t(0),
+            &ev()
         )
         .await,
         Err(StoreError::NotFound)
     ));
     let fp = Fingerprint::of_der(b"desk 1 certificate");
-    s.set_workstation_fingerprint(ws, &fp).await.unwrap();
+    s.set_workstation_fingerprint(ws, &fp, &ev()).await.unwrap();
     match s.certificate_binding(&fp).await.unwrap() {
         CertificateBinding::Workstation(w) => {
             assert_eq!(
@@ -205,19 +257,19 @@ async fn certificate_registry(db: TestDb) {
         other => panic!("{other:?}"),
     }
     let dev = DeviceId::new_random();
-    s.enroll_device(dev, "phone 3", DeviceKind::Phone, None, t(0))
+    s.enroll_device(dev, "phone 3", DeviceKind::Phone, None, t(0), &ev())
         .await
         .unwrap();
     assert!(
         matches!(
-            s.set_device_fingerprint(dev, &fp).await,
+            s.set_device_fingerprint(dev, &fp, &ev()).await,
             Err(StoreError::Conflict(_))
         ),
         "one certificate, one binding"
     );
     let fp2 = Fingerprint::of_der(b"phone 3 certificate");
-    s.set_device_fingerprint(dev, &fp2).await.unwrap();
-    s.revoke_device(dev, t(10)).await.unwrap();
+    s.set_device_fingerprint(dev, &fp2, &ev()).await.unwrap();
+    s.revoke_device(dev, t(10), &ev()).await.unwrap();
     match s.certificate_binding(&fp2).await.unwrap() {
         CertificateBinding::Device(d) => assert!(d.revoked),
         other => panic!("{other:?}"),
@@ -229,8 +281,30 @@ async fn certificate_registry(db: TestDb) {
         CertificateBinding::Unknown
     );
     assert!(matches!(
-        s.revoke_device(DeviceId::new_random(), t(11)).await,
+        s.revoke_device(DeviceId::new_random(), t(11), &ev()).await,
         Err(StoreError::NotFound)
     ));
 }
 dbtest!(certificate_registry);
+
+async fn changes_without_an_audit_record_are_refused(db: TestDb) {
+    let s = &db.store;
+    let unit = Unit {
+        id: UnitId::new_random(),
+        name: "South".into(),
+        kind: UnitKind::Precinct,
+        parent: None,
+        supervisor: None,
+    };
+    assert!(matches!(
+        s.create_unit(&unit, t(0), &[]).await,
+        Err(StoreError::MissingAudit)
+    ));
+    assert!(
+        s.list_units().await.unwrap().is_empty(),
+        "nothing was written"
+    );
+    s.create_unit(&unit, t(0), &ev()).await.unwrap();
+    assert_eq!(s.pending_events().await.unwrap(), 1);
+}
+dbtest!(changes_without_an_audit_record_are_refused);

@@ -145,6 +145,8 @@ fn database_url_with_name(url: &str, name: &str) -> String {
 pub struct AppOptions {
     pub tls: bool,
     pub trusted_proxies: Vec<&'static str>,
+    pub log_key: Option<precinct_audit::checkpoint::LogKey>,
+    pub witness_file: Option<std::path::PathBuf>,
 }
 
 pub struct TestApp {
@@ -173,7 +175,14 @@ impl TestApp {
 
     pub async fn spawn_with(db: TestDb, opts: AppOptions) -> Self {
         let clock = FakeClock::new(Timestamp::from_micros(T0));
-        let services = Services::new(db.store.clone(), Arc::new(clock.clone()), HashSet::new());
+        let services = Services::new(
+            db.store.clone(),
+            Arc::new(clock.clone()),
+            HashSet::new(),
+            opts.log_key
+                .unwrap_or_else(precinct_server::service::auditlog::ephemeral_log_key),
+        )
+        .with_witness_file(opts.witness_file.clone());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig::for_data_dir(dir.path().to_path_buf());
         config.database_url = SecretString::from(db.url.clone());

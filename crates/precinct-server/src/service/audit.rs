@@ -1,0 +1,151 @@
+//! Recording what happens: where a request came from (`Origin`), the
+//! events use-cases write with their changes, and the denials they record
+//! before answering. An event that cannot be written means the action does
+//! not happen.
+
+use precinct_audit::event::{AuditEvent, ENCODING_VERSION};
+use precinct_domain::session::Session;
+use precinct_domain::user::User;
+use precinct_domain::Channel;
+
+use super::{ServiceError, ServiceResult, Services};
+
+/// Who acts and from where; carried into every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub session_id: Option<String>,
+    pub channel: String,
+    pub workstation_id: Option<String>,
+    pub device_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Origin {
+    /// The `precinct` command on the server itself.
+    pub fn console() -> Self {
+        Self {
+            channel: "console".into(),
+            ..Self::default()
+        }
+    }
+
+    /// A request over the network, before anyone is known.
+    pub fn network(
+        channel: &Channel,
+        source_ip: Option<String>,
+        request_id: Option<String>,
+    ) -> Self {
+        let (workstation_id, device_id) = match channel {
+            Channel::Workstation { id, .. } => (Some(id.to_string()), None),
+            Channel::DepartmentDevice { id, .. } => (None, Some(id.to_string())),
+            Channel::Offsite => (None, None),
+        };
+        Self {
+            channel: channel.kind().to_owned(),
+            workstation_id,
+            device_id,
+            source_ip,
+            request_id,
+            ..Self::default()
+        }
+    }
+
+    /// The same origin, acting as `user` in `session`.
+    pub fn as_user(&self, user: &User, session: Option<&Session>) -> Self {
+        Self {
+            actor_id: Some(user.id.to_string()),
+            actor_name: Some(user.username.as_str().to_owned()),
+            session_id: session.map(|s| public_session_id(&s.token_hash)),
+            ..self.clone()
+        }
+    }
+}
+
+/// A session's name in the audit trail: a prefix of its token's hash, which
+/// identifies it without being usable as a credential.
+pub fn public_session_id(token_hash: &str) -> String {
+    token_hash.chars().take(16).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Builds one event.
+#[derive(Debug, Clone)]
+pub struct EventBuilder(AuditEvent);
+
+impl EventBuilder {
+    pub fn object(mut self, kind: &str, id: impl ToString) -> Self {
+        self.0.object_type = Some(kind.to_owned());
+        self.0.object_id = Some(id.to_string());
+        self
+    }
+    pub fn reason(mut self, code: &str) -> Self {
+        self.0.reason = Some(code.to_owned());
+        self
+    }
+    pub fn build(self) -> AuditEvent {
+        self.0
+    }
+}
+
+impl Services {
+    /// An event at the current time from `origin`.
+    pub fn event(&self, origin: &Origin, action: &str, outcome: Outcome) -> EventBuilder {
+        EventBuilder(AuditEvent {
+            v: ENCODING_VERSION,
+            id: uuid::Uuid::new_v4().to_string(),
+            time_us: self.clock.now().as_micros(),
+            actor_id: origin.actor_id.clone(),
+            actor_name: origin.actor_name.clone(),
+            session_id: origin.session_id.clone(),
+            channel: origin.channel.clone(),
+            workstation_id: origin.workstation_id.clone(),
+            device_id: origin.device_id.clone(),
+            source_ip: origin.source_ip.clone(),
+            action: action.to_owned(),
+            object_type: None,
+            object_id: None,
+            outcome: outcome.as_str().to_owned(),
+            reason: None,
+            grant_id: None,
+            request_id: origin.request_id.clone(),
+        })
+    }
+
+    /// Records events that accompany no change (reads, denials); durable
+    /// when this returns. If they cannot be written the caller must refuse.
+    pub async fn record(&self, events: &[AuditEvent]) -> ServiceResult<()> {
+        self.store.record_events(events).await.map_err(|e| {
+            tracing::error!(error = %e, "audit write failed; refusing the action");
+            self.audit_failures.inc();
+            ServiceError::Unavailable
+        })
+    }
+
+    /// Records a denial and returns the error to answer with; if even the
+    /// denial cannot be recorded, the answer is "unavailable".
+    pub async fn deny(&self, event: AuditEvent, error: ServiceError) -> ServiceError {
+        match self.record(&[event]).await {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    }
+}
