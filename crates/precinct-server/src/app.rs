@@ -45,6 +45,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .sync_audit_failures(state.services.store.audit_write_failures());
     (
         [(
             header::CONTENT_TYPE,

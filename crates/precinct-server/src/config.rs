@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Where each signed audit checkpoint is also appended (a witness copy).
     pub checkpoint_file: Option<PathBuf>,
+    /// Sequence the audit log and sign checkpoints in this process. Safe on
+    /// every server of a cluster: one sequencer runs at a time.
+    pub log_keeper: bool,
 }
 
 impl ServerConfig {
@@ -49,6 +52,7 @@ impl ServerConfig {
             client_cert_header: DEFAULT_CLIENT_CERT_HEADER.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             checkpoint_file: None,
+            log_keeper: true,
         }
     }
 

@@ -73,10 +73,12 @@ pub async fn serve_on(
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(tls_server_config).transpose()?;
     let (stop_log, log_stopped) = tokio::sync::watch::channel(false);
-    let keeper = tokio::spawn(crate::service::auditlog::keep_log(
-        services.clone(),
-        log_stopped,
-    ));
+    let keeper = config.log_keeper.then(|| {
+        tokio::spawn(crate::service::auditlog::keep_log(
+            services.clone(),
+            log_stopped,
+        ))
+    });
     let app = crate::app::router(AppState::new(services, config));
     tokio::pin!(shutdown);
     loop {
@@ -94,7 +96,9 @@ pub async fn serve_on(
         }
     }
     let _ = stop_log.send(true);
-    let _ = keeper.await;
+    if let Some(k) = keeper {
+        let _ = k.await;
+    }
     Ok(())
 }
 

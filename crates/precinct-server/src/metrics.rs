@@ -28,11 +28,13 @@ pub struct Metrics {
     pub logins: Family<OutcomeLabels, Counter>,
     pub channels: Family<ChannelLabels, Counter>,
     pub storage_failures: Counter,
+    /// Mirrors the store's count of failed audit writes.
+    pub audit_failures: Counter,
 }
 
-impl Metrics {
-    /// `audit_failures` is the use-cases' own counter, registered here.
-    pub fn new(audit_failures: Counter) -> Self {
+impl Default for Metrics {
+    fn default() -> Self {
+        let audit_failures = Counter::default();
         let mut registry = Registry::with_prefix("precinct");
         let http_responses = Family::<StatusLabels, Counter>::default();
         let logins = Family::<OutcomeLabels, Counter>::default();
@@ -57,7 +59,7 @@ impl Metrics {
         registry.register(
             "audit_write_failures",
             "Actions refused because their audit event could not be written",
-            audit_failures,
+            audit_failures.clone(),
         );
         Self {
             registry,
@@ -65,6 +67,7 @@ impl Metrics {
             logins,
             channels,
             storage_failures,
+            audit_failures,
         }
     }
 }
@@ -76,6 +79,14 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Brings the audit-failure counter up to the store's count.
+    pub fn sync_audit_failures(&self, total: u64) {
+        let seen = self.audit_failures.get();
+        if total > seen {
+            self.audit_failures.inc_by(total - seen);
+        }
     }
 
     pub fn render(&self) -> String {

@@ -20,7 +20,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(services: Services, config: ServerConfig) -> Self {
         Self {
-            metrics: Arc::new(Metrics::new(services.audit_failures.clone())),
+            metrics: Arc::new(Metrics::default()),
             services,
             config: Arc::new(config),
         }

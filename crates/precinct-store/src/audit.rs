@@ -150,10 +150,8 @@ impl Store {
     /// Writes events in their own transaction; when this returns, they are
     /// durable. For reads and denials, which change nothing else.
     pub async fn record_events(&self, events: &[AuditEvent]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        append_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(())
+        let tx = self.pool.begin().await?;
+        self.commit_with(tx, events).await
     }
 
     /// Gives up to `max` queued events their place in the log, in one

@@ -103,18 +103,38 @@ impl From<precinct_domain::DomainError> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Commits a change together with the audit events that record it: both or
-/// neither. A change without an event is refused.
-pub(crate) async fn commit_with(
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
-    events: &[precinct_audit::event::AuditEvent],
-) -> Result<()> {
-    if events.is_empty() {
-        return Err(StoreError::MissingAudit);
+impl Store {
+    /// Commits a change together with the audit events that record it: both
+    /// or neither. A change without an event is refused.
+    pub(crate) async fn commit_with(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        events: &[precinct_audit::event::AuditEvent],
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Err(StoreError::MissingAudit);
+        }
+        if let Err(e) = audit::append_events(&mut tx, events).await {
+            self.audit_write_failed();
+            return Err(e);
+        }
+        tx.commit()
+            .await
+            .inspect_err(|_| self.audit_write_failed())?;
+        Ok(())
     }
-    audit::append_events(&mut tx, events).await?;
-    tx.commit().await?;
-    Ok(())
+
+    fn audit_write_failed(&self) {
+        self.audit_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!("an audit event could not be written; the action was refused");
+    }
+
+    /// How many times an audit write failed (each refused its action).
+    pub fn audit_write_failures(&self) -> u64 {
+        self.audit_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A handle on the database; cheap to clone, shared by every request.
@@ -122,6 +142,7 @@ pub(crate) async fn commit_with(
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    audit_failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -164,7 +185,11 @@ impl Store {
             conn.close().await?;
         }
         let pool = options.connect(&url).await?;
-        Ok(Self { pool, engine })
+        Ok(Self {
+            pool,
+            engine,
+            audit_failures: Default::default(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {

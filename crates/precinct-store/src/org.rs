@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
-use crate::{commit_with, opt_text, parse, text, Result, Store, StoreError};
+use crate::{opt_text, parse, text, Result, Store, StoreError};
 
 fn unit_from_row(row: &AnyRow) -> Result<Unit> {
     Ok(Unit {
@@ -44,7 +44,7 @@ impl Store {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             _ => StoreError::conflict_on_unique(e, "unit name"),
         })?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 }

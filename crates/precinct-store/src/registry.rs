@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
-use crate::{commit_with, flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
+use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkstationRecord {
@@ -117,7 +117,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| fk_or_unique(e, "workstation name"))?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -163,7 +163,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -191,7 +191,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| fk_or_unique(e, "device name"))?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -265,7 +265,7 @@ impl Store {
         if done.rows_affected() == 0 {
             self.device(id).await?;
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -293,7 +293,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
-use crate::{commit_with, int, opt_text, parse, text, Result, Store, StoreError};
+use crate::{int, opt_text, parse, text, Result, Store, StoreError};
 
 fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
     Ok((
@@ -38,7 +38,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "session"))?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -81,7 +81,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -100,7 +100,7 @@ impl Store {
             .bind(token_hash.to_owned())
             .execute(&mut *tx)
             .await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 

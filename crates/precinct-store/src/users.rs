@@ -12,7 +12,7 @@ use sqlx::{Any, Transaction};
 
 use precinct_audit::event::AuditEvent;
 
-use crate::{commit_with, flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
+use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
 /// A user with the secrets that only the login path may read.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl Store {
         .map_err(|e| StoreError::conflict_on_unique(e, "username"))?;
         write_roles(&mut tx, new.id, &new.roles).await?;
         write_units(&mut tx, new.id, &new.units).await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -159,7 +159,7 @@ impl Store {
             .await?;
         write_roles(&mut tx, id, roles).await?;
         end_sessions(&mut tx, id).await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -179,7 +179,7 @@ impl Store {
             .await?;
         write_units(&mut tx, id, units).await?;
         end_sessions(&mut tx, id).await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -200,7 +200,7 @@ impl Store {
             .await
             .and_then(require_one)?;
         end_sessions(&mut tx, id).await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -238,9 +238,10 @@ impl Store {
             end_sessions(&mut tx, id).await?;
         }
         if lock {
-            commit_with(tx, &[failure.clone(), lockout.clone()]).await?;
+            self.commit_with(tx, &[failure.clone(), lockout.clone()])
+                .await?;
         } else {
-            commit_with(tx, std::slice::from_ref(failure)).await?;
+            self.commit_with(tx, std::slice::from_ref(failure)).await?;
         }
         Ok(lock)
     }
@@ -267,7 +268,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -298,7 +299,7 @@ impl Store {
             .bind(keep.unwrap_or("").to_owned())
             .execute(&mut *tx)
             .await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -337,7 +338,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 
@@ -356,7 +357,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         end_sessions(&mut tx, id).await?;
-        commit_with(tx, events).await?;
+        self.commit_with(tx, events).await?;
         Ok(())
     }
 

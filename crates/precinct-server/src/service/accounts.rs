@@ -177,10 +177,7 @@ impl Services {
             Ok(true) => ServiceError::AccountLocked,
             Ok(false) if action == "auth.login" => ServiceError::InvalidCredentials,
             Ok(false) => ServiceError::InvalidMfaCode,
-            Err(e) => {
-                self.audit_failures.inc();
-                ServiceError::from_store(e, "user")
-            }
+            Err(e) => ServiceError::from_store(e, "user"),
         }
     }
 

@@ -135,7 +135,6 @@ impl Services {
     pub async fn record(&self, events: &[AuditEvent]) -> ServiceResult<()> {
         self.store.record_events(events).await.map_err(|e| {
             tracing::error!(error = %e, "audit write failed; refusing the action");
-            self.audit_failures.inc();
             ServiceError::Unavailable
         })
     }

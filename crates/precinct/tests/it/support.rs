@@ -123,7 +123,7 @@ pub async fn raw_sql(url: &str, sql: &str) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await?;
-    sqlx::query(sql).execute(&mut conn).await?;
+    sqlx::raw_sql(sql).execute(&mut conn).await?;
     conn.close().await
 }
 
@@ -147,6 +147,8 @@ pub struct AppOptions {
     pub trusted_proxies: Vec<&'static str>,
     pub log_key: Option<precinct_audit::checkpoint::LogKey>,
     pub witness_file: Option<std::path::PathBuf>,
+    /// Run the background sequencer and signer (default: yes).
+    pub log_keeper: Option<bool>,
 }
 
 pub struct TestApp {
@@ -191,6 +193,7 @@ impl TestApp {
             .iter()
             .map(|s| s.parse().expect("cidr"))
             .collect();
+        config.log_keeper = opts.log_keeper.unwrap_or(true);
         let mut ca = None;
         if opts.tls {
             let dept = DepartmentCa::generate_ephemeral().expect("ca");

@@ -1,0 +1,453 @@
+//! The audit trail: what is recorded, that nothing happens without its
+//! record, and that `verify` catches every kind of tampering with the rows,
+//! on SQLite and PostgreSQL.
+
+use precinct_audit::merkle::{verify_consistency, verify_inclusion};
+use precinct_domain::Role;
+use precinct_server::service::audit::{Origin, Outcome};
+use precinct_server::service::auditlog::read_witness;
+use precinct_server::service::verify::{verify_log, VerifyFailure, VerifyReport};
+use precinct_store::EventFilter;
+use serde_json::json;
+
+use crate::support::{dbtest, raw_sql, AppOptions, TestApp, TestDb};
+
+async fn verify(app: &TestApp, witness: &[String]) -> Result<VerifyReport, VerifyFailure> {
+    verify_log(
+        &app.db.store,
+        &app.services.log_verifier(),
+        witness,
+        &mut |_, _| {},
+    )
+    .await
+}
+
+/// A server that leaves sequencing and signing to the test.
+async fn quiet_app(db: TestDb) -> TestApp {
+    TestApp::spawn_with(
+        db,
+        AppOptions {
+            log_keeper: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Writes `n` plain events through the use-cases.
+async fn some_events(app: &TestApp, n: usize) {
+    let origin = Origin::console();
+    let events: Vec<_> = (0..n)
+        .map(|i| {
+            app.services
+                .event(&origin, "test.event", Outcome::Allowed)
+                .object("case", format!("2026-{i:06}"))
+                .build()
+        })
+        .collect();
+    app.services.record(&events).await.unwrap();
+}
+
+async fn checkpoint(app: &TestApp) -> u64 {
+    app.services.sequence_pending().await.unwrap();
+    app.services.sign_checkpoint().await.unwrap();
+    app.db.store.audit_size().await.unwrap()
+}
+
+async fn events_of(app: &TestApp, action: &str) -> Vec<precinct_audit::event::AuditEvent> {
+    let f = EventFilter {
+        action: Some(action.into()),
+        ..Default::default()
+    };
+    app.db
+        .store
+        .search_events(&f, 1000, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
+}
+
+async fn logins_and_admin_actions_are_recorded(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin().await;
+    let vic = app.onboard("vic", &[Role::Officer]).await;
+    app.login("vic", "not the right password").await;
+    app.login("ghost", "not the right password").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            Some(&vic.token),
+            json!({"username": "x1", "display_name": "X", "roles": ["officer"]}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    app.post(
+        &format!("/api/v1/users/{}/disable", vic.id),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "xavi", "display_name": "X", "roles": ["officer"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let failures = events_of(&app, "auth.login").await;
+    let denied: Vec<_> = failures.iter().filter(|e| e.outcome == "denied").collect();
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    let wrong = denied
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("invalid_password"))
+        .unwrap();
+    assert_eq!(wrong.actor_name.as_deref(), Some("vic"));
+    assert_eq!(wrong.channel, "offsite");
+    assert_eq!(wrong.source_ip.as_deref(), Some("127.0.0.1"));
+    assert!(wrong.request_id.is_some());
+    let unknown = denied
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("unknown_user"))
+        .unwrap();
+    assert_eq!(
+        unknown.actor_name, None,
+        "a mistyped name (maybe a password) is not recorded"
+    );
+    assert!(failures
+        .iter()
+        .any(|e| e.outcome == "allowed" && e.actor_name.as_deref() == Some("vic")));
+
+    let forbidden = events_of(&app, "user.create").await;
+    assert!(forbidden.iter().any(|e| e.outcome == "denied"
+        && e.reason.as_deref() == Some("forbidden")
+        && e.actor_name.as_deref() == Some("vic")));
+    assert!(forbidden
+        .iter()
+        .any(|e| e.outcome == "allowed" && e.actor_name.as_deref() == Some("chief")));
+    let disabled = events_of(&app, "user.disable").await;
+    assert_eq!(disabled.len(), 1);
+    assert_eq!(
+        disabled[0].object_id.as_deref(),
+        Some(vic.id.to_string().as_str())
+    );
+    assert!(disabled[0].session_id.is_some());
+    for action in [
+        "auth.mfa.enrol",
+        "auth.password.change",
+        "auth.session.stage",
+    ] {
+        assert!(!events_of(&app, action).await.is_empty(), "{action}");
+    }
+    // No secret ever reaches the trail.
+    let all = app
+        .db
+        .store
+        .search_events(&EventFilter::default(), 10_000, 0)
+        .await
+        .unwrap();
+    let text = format!("{all:?}");
+    assert!(
+        !text.contains("not the right password")
+            && !text.contains(&vic.secret)
+            && !text.contains(&vic.token)
+    );
+    assert!(verify(&app, &[]).await.is_ok());
+}
+dbtest!(logins_and_admin_actions_are_recorded);
+
+async fn nothing_happens_without_its_audit_record(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin().await;
+    let users = app.db.store.count_users().await.unwrap();
+    // The audit queue becomes unwritable: every action must now be refused.
+    raw_sql(
+        &app.db.url,
+        "ALTER TABLE audit_pending RENAME TO audit_pending_gone",
+    )
+    .await
+    .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "wes", "display_name": "Wes", "roles": ["officer"]}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")));
+    assert_eq!(
+        app.db.store.count_users().await.unwrap(),
+        users,
+        "the change did not happen"
+    );
+    let (status, _) = app.login("chief", "wrong password attempt").await;
+    assert_eq!(
+        status, 503,
+        "even a denial must be recorded before it is answered"
+    );
+    let (status, _) = app.login("chief", crate::support::GOOD_PASSWORD).await;
+    assert_eq!(status, 503, "no session without its login event");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("precinct_audit_write_failures_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap();
+    assert!(failures >= 3, "{metrics}");
+    raw_sql(
+        &app.db.url,
+        "ALTER TABLE audit_pending_gone RENAME TO audit_pending",
+    )
+    .await
+    .unwrap();
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "wes", "display_name": "Wes", "roles": ["officer"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+dbtest!(nothing_happens_without_its_audit_record);
+
+async fn proofs_verify_against_signed_checkpoints(db: TestDb) {
+    let app = quiet_app(db).await;
+    some_events(&app, 37).await;
+    let first = checkpoint(&app).await;
+    some_events(&app, 100).await;
+    let second = checkpoint(&app).await;
+    assert_eq!((first, second), (37, 137));
+    let verifier = app.services.log_verifier();
+    let events = app.db.store.log_entries(0, 1000).await.unwrap();
+    for entry in [&events[0], &events[20], &events[36]] {
+        let id = &entry.event.as_ref().unwrap().id;
+        for size in [None, Some(second)] {
+            let p = app
+                .services
+                .prove_event(&Origin::console(), id, size)
+                .await
+                .unwrap();
+            let cp = verifier.open(&p.checkpoint.note).unwrap();
+            assert!(verify_inclusion(
+                p.seq,
+                cp.size,
+                &p.event.leaf_hash(),
+                &p.proof,
+                &cp.root
+            ));
+        }
+    }
+    let (a, b, proof) = app
+        .services
+        .prove_consistency(&Origin::console(), first, second)
+        .await
+        .unwrap();
+    let (ra, rb) = (
+        verifier.open(&a.note).unwrap().root,
+        verifier.open(&b.note).unwrap().root,
+    );
+    assert!(verify_consistency(first, second, &ra, &rb, &proof));
+    assert!(!verify_consistency(first, second, &rb, &ra, &proof));
+    // Asking for proofs is itself recorded.
+    assert!(!events_of(&app, "audit.prove").await.is_empty());
+    assert!(!events_of(&app, "audit.consistency").await.is_empty());
+    let report = verify(&app, &[]).await.unwrap();
+    assert_eq!((report.checkpoints, report.events), (2, 137));
+}
+dbtest!(proofs_verify_against_signed_checkpoints);
+
+/// A log of 60 events under three checkpoints (20, 40, 60).
+async fn three_checkpoints(db: TestDb) -> TestApp {
+    let app = quiet_app(db).await;
+    for _ in 0..3 {
+        some_events(&app, 20).await;
+        checkpoint(&app).await;
+    }
+    assert!(verify(&app, &[]).await.is_ok());
+    app
+}
+
+async fn event_id_at(app: &TestApp, seq: u64) -> String {
+    app.db.store.log_entries(seq, 1).await.unwrap()[0]
+        .event_id
+        .clone()
+}
+
+async fn verify_names_an_edited_field(db: TestDb) {
+    let app = three_checkpoints(db).await;
+    let id = event_id_at(&app, 7).await;
+    raw_sql(
+        &app.db.url,
+        &format!("UPDATE audit_events SET outcome = 'denied' WHERE id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::EventChanged {
+            seq: 7,
+            event_id: id
+        })
+    );
+}
+dbtest!(verify_names_an_edited_field);
+
+fn fk_off(db: &TestDb) -> &'static str {
+    if db.url.starts_with("sqlite") {
+        "PRAGMA foreign_keys = OFF;"
+    } else {
+        "SET session_replication_role = replica;"
+    }
+}
+
+async fn verify_names_a_deleted_event(db: TestDb) {
+    let app = three_checkpoints(db.clone()).await;
+    let id = event_id_at(&app, 11).await;
+    raw_sql(
+        &app.db.url,
+        &format!("{} DELETE FROM audit_events WHERE id = '{id}'", fk_off(&db)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::EventMissing {
+            seq: 11,
+            event_id: id.clone()
+        })
+    );
+    // Removing its log entry as well leaves a gap.
+    raw_sql(&app.db.url, "DELETE FROM audit_log WHERE seq = 11")
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::Gap { seq: 11, next: 12 })
+    );
+}
+dbtest!(verify_names_a_deleted_event);
+
+async fn verify_names_an_inserted_event(db: TestDb) {
+    let app = three_checkpoints(db).await;
+    raw_sql(
+        &app.db.url,
+        "INSERT INTO audit_events (id, time_us, channel, action, outcome) VALUES ('forged-1', 1, 'workstation', 'case.read', 'allowed')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::StrayEvent {
+            event_id: "forged-1".into()
+        })
+    );
+}
+dbtest!(verify_names_an_inserted_event);
+
+async fn verify_catches_reordered_events(db: TestDb) {
+    let app = three_checkpoints(db).await;
+    // Swap two whole log rows (events and their leaf hashes move together).
+    raw_sql(
+        &app.db.url,
+        "UPDATE audit_log SET seq = -1 WHERE seq = 24; UPDATE audit_log SET seq = 24 WHERE seq = 25; UPDATE audit_log SET seq = 25 WHERE seq = -1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::CheckpointRoot { size: 40, from: 20 })
+    );
+}
+dbtest!(verify_catches_reordered_events);
+
+async fn verify_names_an_edited_or_deleted_checkpoint(db: TestDb) {
+    let app = three_checkpoints(db).await;
+    raw_sql(
+        &app.db.url,
+        "UPDATE audit_checkpoints SET note = REPLACE(note, '\n40\n', '\n41\n') WHERE size = 40",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::CheckpointSignature { size: 40, .. })
+    ));
+    raw_sql(&app.db.url, "DELETE FROM audit_checkpoints WHERE size = 40")
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&app, &[]).await,
+        Err(VerifyFailure::CheckpointMissing {
+            size: 60,
+            previous: 40
+        })
+    );
+}
+dbtest!(verify_names_an_edited_or_deleted_checkpoint);
+
+async fn a_witness_catches_a_rewritten_database(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("checkpoints.txt");
+    let key = precinct_server::service::auditlog::ephemeral_log_key();
+    let secret = key.secret_bytes();
+    let app = TestApp::spawn_with(
+        db,
+        AppOptions {
+            witness_file: Some(witness.clone()),
+            log_key: Some(key),
+            log_keeper: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    some_events(&app, 30).await;
+    checkpoint(&app).await;
+    let notes = read_witness(&std::fs::read_to_string(&witness).unwrap());
+    assert_eq!(notes.len(), 1);
+    assert!(verify(&app, &notes).await.is_ok());
+
+    // Someone with the database *and* the signing key rebuilds the whole
+    // log without one event: the database agrees with itself, the witness
+    // does not.
+    let other = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        AppOptions {
+            log_key: Some(
+                precinct_audit::checkpoint::LogKey::from_secret("precinct.local/audit", secret)
+                    .unwrap(),
+            ),
+            log_keeper: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    some_events(&other, 30).await;
+    checkpoint(&other).await;
+    assert!(verify(&other, &[]).await.is_ok());
+    assert!(matches!(
+        verify(&other, &notes).await,
+        Err(VerifyFailure::Witness { size: 30, .. })
+    ));
+    // A truncated log is caught too.
+    some_events(&app, 5).await;
+    checkpoint(&app).await;
+    let notes = read_witness(&std::fs::read_to_string(&witness).unwrap());
+    assert!(matches!(
+        verify(&other, &notes).await,
+        Err(VerifyFailure::Witness { size: 35, .. })
+    ));
+}
+dbtest!(a_witness_catches_a_rewritten_database);
