@@ -33,6 +33,8 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
     pub size: u64,
+    /// The size of the checkpoint before this one (0 for the first).
+    pub previous: u64,
     pub root: Vec<u8>,
     pub note: String,
     pub signed_at: i64,
@@ -333,9 +335,11 @@ impl Store {
 
     pub async fn insert_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
         sqlx::query(
-            "INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO audit_checkpoints (size, previous, root, note, signed_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(i64_of(cp.size)?)
+        .bind(i64_of(cp.previous)?)
         .bind(cp.root.clone())
         .bind(cp.note.clone())
         .bind(cp.signed_at)
@@ -348,6 +352,7 @@ impl Store {
     fn checkpoint_from_row(row: &AnyRow) -> Result<StoredCheckpoint> {
         Ok(StoredCheckpoint {
             size: u64_of(int(row, "size")?)?,
+            previous: u64_of(int(row, "previous")?)?,
             root: row.try_get("root")?,
             note: text(row, "note")?,
             signed_at: int(row, "signed_at")?,
@@ -355,17 +360,19 @@ impl Store {
     }
 
     pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        sqlx::query("SELECT size, root, note, signed_at FROM audit_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(Self::checkpoint_from_row)
-            .collect()
+        sqlx::query(
+            "SELECT size, previous, root, note, signed_at FROM audit_checkpoints ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(Self::checkpoint_from_row)
+        .collect()
     }
 
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         sqlx::query(
-            "SELECT size, root, note, signed_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+            "SELECT size, previous, root, note, signed_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?
@@ -376,7 +383,7 @@ impl Store {
 
     /// The first checkpoint whose tree includes entry `seq`.
     pub async fn checkpoint_covering(&self, seq: u64) -> Result<Option<StoredCheckpoint>> {
-        sqlx::query("SELECT size, root, note, signed_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
+        sqlx::query("SELECT size, previous, root, note, signed_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
             .bind(i64_of(seq)?)
             .fetch_optional(&self.pool)
             .await?
@@ -386,14 +393,16 @@ impl Store {
     }
 
     pub async fn checkpoint_at(&self, size: u64) -> Result<StoredCheckpoint> {
-        sqlx::query("SELECT size, root, note, signed_at FROM audit_checkpoints WHERE size = $1")
-            .bind(i64_of(size)?)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(Self::checkpoint_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        sqlx::query(
+            "SELECT size, previous, root, note, signed_at FROM audit_checkpoints WHERE size = $1",
+        )
+        .bind(i64_of(size)?)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(Self::checkpoint_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
     }
 
     /// Log entries from `from_seq` on, in order, with their events (a

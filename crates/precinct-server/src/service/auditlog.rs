@@ -56,13 +56,15 @@ impl Services {
                 .sign_with(size, root, &[format!("{PREVIOUS_EXTENSION} {previous}")]);
         let cp = StoredCheckpoint {
             size,
+            previous,
             root: root.to_vec(),
             note,
             signed_at: self.clock.now().as_micros(),
         };
         match self.store.insert_checkpoint(&cp).await {
             Ok(()) => {}
-            // Another server signed this size first.
+            // Another server signed this size, or a checkpoint after the
+            // same previous one, first.
             Err(precinct_store::StoreError::Conflict(_)) => return Ok(None),
             Err(e) => return Err(ServiceError::from_store(e, "checkpoint")),
         }

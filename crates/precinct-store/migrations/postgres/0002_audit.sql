@@ -43,8 +43,11 @@ CREATE TABLE audit_nodes (
     PRIMARY KEY (level, idx)
 );
 
+-- `previous` is unique: of two servers signing at once, one wins and the
+-- chain of checkpoints never forks.
 CREATE TABLE audit_checkpoints (
     size BIGINT PRIMARY KEY NOT NULL,
+    previous BIGINT NOT NULL UNIQUE,
     root BYTEA NOT NULL,
     note TEXT NOT NULL,
     signed_at BIGINT NOT NULL

@@ -451,3 +451,75 @@ async fn a_witness_catches_a_rewritten_database(db: TestDb) {
     ));
 }
 dbtest!(a_witness_catches_a_rewritten_database);
+
+async fn two_servers_write_at_once_and_one_log_verifies(db: TestDb) {
+    let key = precinct_server::service::auditlog::ephemeral_log_key();
+    let secret = key.secret_bytes();
+    let same_key =
+        || precinct_audit::checkpoint::LogKey::from_secret("precinct.local/audit", secret).unwrap();
+    // Both servers sequence and sign in the background, at the same time.
+    let a = TestApp::spawn_with(
+        db.clone(),
+        AppOptions {
+            log_key: Some(key),
+            ..Default::default()
+        },
+    )
+    .await;
+    let b = TestApp::spawn_with(
+        db,
+        AppOptions {
+            log_key: Some(same_key()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut writers = Vec::new();
+    for i in 0..8 {
+        let services = if i % 2 == 0 {
+            a.services.clone()
+        } else {
+            b.services.clone()
+        };
+        writers.push(tokio::spawn(async move {
+            for j in 0..40 {
+                let e = services
+                    .event(&Origin::console(), "test.concurrent", Outcome::Allowed)
+                    .object("case", format!("{i}-{j}"))
+                    .build();
+                services.record(&[e]).await.unwrap();
+            }
+        }));
+    }
+    // And real requests to both, over HTTP.
+    for _ in 0..5 {
+        a.login("nobody", "wrong password here").await;
+        b.login("nobody", "wrong password here").await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pending = a.db.store.pending_events().await.unwrap();
+        let latest =
+            a.db.store
+                .latest_checkpoint()
+                .await
+                .unwrap()
+                .map_or(0, |c| c.size);
+        if pending == 0 && latest == a.db.store.audit_size().await.unwrap() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log keepers did not catch up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let report = verify(&a, &[]).await.unwrap();
+    assert_eq!(report.events, 8 * 40 + 10);
+    assert!(report.checkpoints >= 1);
+    assert_eq!(events_of(&a, "test.concurrent").await.len(), 320);
+}
+dbtest!(two_servers_write_at_once_and_one_log_verifies);

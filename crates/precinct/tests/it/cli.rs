@@ -232,3 +232,163 @@ async fn a_department_sets_up_a_workstation_and_serves_over_tls() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["stage"], "change_password", "{body}");
 }
+
+/// Kills a real server with SIGKILL while it answers requests and sequences,
+/// three times; after each restart the log verifies and holds the event of
+/// every request that was answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..100 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(up, "server {round} did not start");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = client
+                        .post(format!("{base}/api/v1/session"))
+                        .json(&serde_json::json!({"username": "nobody", "password": "a wrong password", "acknowledge_notice": true}))
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status().as_u16() == 401 => {
+                            if let Some(id) = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+                                ids.push(id.to_owned());
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                ids
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1500 + 300 * round)).await;
+        // SIGKILL: no shutdown, no final sequencing.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in tasks {
+            acknowledged.extend(t.await.unwrap());
+        }
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "only {} requests were answered",
+        acknowledged.len()
+    );
+    // Restart, let it sequence, and check.
+    precinct(
+        &data,
+        &[
+            "audit",
+            "export",
+            "--out",
+            dir.path().join("all").to_str().unwrap(),
+        ],
+    );
+    let out = precinct(&data, &["audit", "verify"]);
+    assert!(out.contains("The audit log verifies"), "{out}");
+    let bundle = std::fs::read_to_string(dir.path().join("all/bundle.json")).unwrap();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !bundle.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    // The bundle verifies offline, and a tampered one does not.
+    let key = precinct(&data, &["audit", "key"]);
+    let file = dir.path().join("all/bundle.json");
+    let ok = precinct(
+        &data,
+        &[
+            "audit",
+            "verify-bundle",
+            file.to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ],
+    );
+    assert!(ok.contains("Verified"), "{ok}");
+    let tampered = bundle.replacen("\"outcome\": \"denied\"", "\"outcome\": \"allowed\"", 1);
+    assert_ne!(tampered, bundle);
+    std::fs::write(&file, tampered).unwrap();
+    let err = precinct_fails(
+        &data,
+        &[
+            "audit",
+            "verify-bundle",
+            file.to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ],
+    );
+    assert!(err.contains("NOT VERIFIED"), "{err}");
+}
+
+#[test]
+fn audit_verify_on_the_command_line_names_a_tampered_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    precinct(
+        &data,
+        &["unit", "add", "North Precinct", "--kind", "precinct"],
+    );
+    precinct(
+        &data,
+        &["user", "add", "una", "--name", "Una", "--roles", "officer"],
+    );
+    precinct(
+        &data,
+        &[
+            "audit",
+            "export",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+        ],
+    );
+    assert!(precinct(&data, &["audit", "verify"]).contains("The audit log verifies"));
+    let db = format!("sqlite://{}", data.join("precinct.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(crate::support::raw_sql(
+        &db,
+        "UPDATE audit_events SET actor_name = 'someone-else' WHERE action = 'user.create'",
+    ))
+    .unwrap();
+    let err = precinct_fails(&data, &["audit", "verify"]);
+    assert!(
+        err.contains("DOES NOT VERIFY") && err.contains("was changed after it was logged"),
+        "{err}"
+    );
+}
