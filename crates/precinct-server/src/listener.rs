@@ -72,6 +72,7 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let tls = config.tls.as_ref().map(tls_server_config).transpose()?;
+    let services = services.with_group_commit();
     let (stop_log, log_stopped) = tokio::sync::watch::channel(false);
     let keeper = config.log_keeper.then(|| {
         tokio::spawn(crate::service::auditlog::keep_log(

@@ -16,7 +16,7 @@ const EVENT_COLUMNS: &str =
      device_id, source_ip, action, object_type, object_id, outcome, reason, grant_id, request_id";
 const EVENT_COLUMN_COUNT: usize = 16;
 /// Rows per multi-row INSERT: stays under SQLite's bind limit.
-const ROWS_PER_INSERT: usize = 60;
+const ROWS_PER_INSERT: usize = 500;
 /// Serialises sequencers on PostgreSQL (any constant both sides agree on).
 const SEQUENCER_LOCK: i64 = 0x5052_4543_494e_4354;
 
@@ -152,7 +152,7 @@ impl Store {
     /// Writes events in their own transaction; when this returns, they are
     /// durable. For reads and denials, which change nothing else.
     pub async fn record_events(&self, events: &[AuditEvent]) -> Result<()> {
-        let tx = self.pool.begin().await?;
+        let tx = self.begin_write().await?;
         self.commit_with(tx, events).await
     }
 
@@ -161,7 +161,7 @@ impl Store {
     /// entries removed, all or nothing. One sequencer runs at a time, across
     /// every server on the database. Returns how many were sequenced.
     pub async fn sequence_pending(&self, max: usize) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.engine == Engine::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(SEQUENCER_LOCK)
@@ -210,7 +210,7 @@ impl Store {
             ingests.push(int(row, "ingest")?);
             size += 1;
         }
-        for chunk in log_rows.chunks(ROWS_PER_INSERT * 4) {
+        for chunk in log_rows.chunks(ROWS_PER_INSERT * 2) {
             let sql = format!(
                 "INSERT INTO audit_log (seq, event_id, leaf_hash) VALUES {}",
                 placeholders(chunk.len(), 3)
@@ -221,7 +221,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for chunk in node_rows.chunks(ROWS_PER_INSERT * 4) {
+        for chunk in node_rows.chunks(ROWS_PER_INSERT * 2) {
             let sql = format!(
                 "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
                 placeholders(chunk.len(), 3)
@@ -234,7 +234,7 @@ impl Store {
         }
         // Only the queue entries this batch read: on PostgreSQL an event with
         // a lower number may commit later, and must wait for the next batch.
-        for chunk in ingests.chunks(ROWS_PER_INSERT * 8) {
+        for chunk in ingests.chunks(ROWS_PER_INSERT * 4) {
             let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "DELETE FROM audit_pending WHERE ingest IN ({})",
@@ -530,6 +530,56 @@ impl Store {
                 Ok((seq, event_from_row(row)?))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// For benchmarks only: fills an empty log with `size` synthetic leaves
+    /// (subtree hashes and size, no events), so that proofs can be timed on
+    /// a large tree. Such a log does not verify; use a throw-away database.
+    pub async fn seed_synthetic_log(
+        &self,
+        size: u64,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<()> {
+        if self.audit_size().await? != 0 {
+            return Err(StoreError::Conflict("a non-empty audit log"));
+        }
+        let mut left: Vec<Option<Hash>> = vec![None; 65];
+        let mut rows: Vec<(i64, i64, Vec<u8>)> = Vec::with_capacity(100_000);
+        for i in 0..size {
+            let mut h = merkle::leaf_hash(&i.to_be_bytes());
+            let mut level = 0usize;
+            rows.push((0, i64_of(i)?, h.to_vec()));
+            while let Some(l) = left[level].take() {
+                h = merkle::node_hash(&l, &h);
+                level += 1;
+                rows.push((level as i64, i64_of(i >> level)?, h.to_vec()));
+            }
+            left[level] = Some(h);
+            if rows.len() >= 60_000 || i + 1 == size {
+                let batch = std::mem::take(&mut rows);
+                let mut tx = self.begin_write().await?;
+                for chunk in batch.chunks(ROWS_PER_INSERT * 2) {
+                    let sql = format!(
+                        "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
+                        placeholders(chunk.len(), 3)
+                    );
+                    let mut q = sqlx::query::<Any>(&sql);
+                    for (l, i, h) in chunk {
+                        q = q.bind(*l).bind(*i).bind(h.clone());
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                progress(i + 1);
+            }
+        }
+        sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
+            .bind(i64_of(size)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 

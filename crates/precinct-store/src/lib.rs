@@ -106,9 +106,27 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 impl Store {
     /// Commits a change together with the audit events that record it: both
     /// or neither. A change without an event is refused.
+    /// Begins a write transaction; on SQLite, after taking the writer's
+    /// turn.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = match self.engine {
+            Engine::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Engine::Postgres => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        if self.engine == Engine::Sqlite {
+            // Take the write lock now, not at the first write: a deferred
+            // transaction that reads first can fail to upgrade.
+            sqlx::query("UPDATE audit_state SET size = size WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
     pub(crate) async fn commit_with(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: WriteTx,
         events: &[precinct_audit::event::AuditEvent],
     ) -> Result<()> {
         if events.is_empty() {
@@ -143,6 +161,35 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     audit_failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite has one writer at a time; waiting here, in turn, is much
+    /// cheaper than SQLite's busy handler, which sleeps and retries.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction (holding the SQLite writer's turn, if any).
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -189,6 +236,7 @@ impl Store {
             pool,
             engine,
             audit_failures: Default::default(),
+            sqlite_writer: Default::default(),
         })
     }
 

@@ -28,7 +28,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO units (id, name, kind, parent_id, supervisor_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -84,7 +84,7 @@ impl Store {
         supervisor: Option<UserId>,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE units SET supervisor_id = $1 WHERE id = $2")
             .bind(supervisor.map(|s| s.to_string()))
             .bind(id.to_string())

@@ -104,7 +104,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO workstations (id, name, unit_id, fingerprint, networks, enabled, created_at) \
              VALUES ($1, $2, $3, NULL, $4, 1, $5)",
@@ -154,7 +154,7 @@ impl Store {
         enabled: bool,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE workstations SET enabled = $1 WHERE id = $2")
             .bind(i64::from(enabled))
             .bind(id.to_string())
@@ -174,7 +174,7 @@ impl Store {
         fp: &Fingerprint,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let taken = sqlx::query("SELECT id FROM devices WHERE fingerprint = $1")
             .bind(fp.as_str().to_owned())
             .fetch_optional(&mut *tx)
@@ -204,7 +204,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO devices (id, name, kind, assigned_user_id, fingerprint, revoked_at, enrolled_at) \
              VALUES ($1, $2, $3, $4, NULL, NULL, $5)",
@@ -255,7 +255,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now.as_micros())
@@ -275,7 +275,7 @@ impl Store {
         fp: &Fingerprint,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let taken = sqlx::query("SELECT id FROM workstations WHERE fingerprint = $1")
             .bind(fp.as_str().to_owned())
             .fetch_optional(&mut *tx)

@@ -24,7 +24,7 @@ fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
 
 impl Store {
     pub async fn create_session(&self, s: &Session, events: &[AuditEvent]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, NULL, $5, $6)",
@@ -70,7 +70,7 @@ impl Store {
         stage: Stage,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE sessions SET stage = $1, pending_totp_secret = NULL WHERE token_hash = $2",
         )
@@ -95,7 +95,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &str, events: &[AuditEvent]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_owned())
             .execute(&mut *tx)

@@ -8,7 +8,6 @@ use precinct_domain::user::{
 };
 use precinct_domain::{Role, Roles, Timestamp};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 
 use precinct_audit::event::AuditEvent;
 
@@ -44,7 +43,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, status, locked_at, \
              must_change_password, totp_secret, totp_last_step, created_at, updated_at) \
@@ -151,7 +150,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         touch_user(&mut tx, id, now).await?;
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(id.to_string())
@@ -171,7 +170,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         touch_user(&mut tx, id, now).await?;
         sqlx::query("DELETE FROM user_units WHERE user_id = $1")
             .bind(id.to_string())
@@ -191,7 +190,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(now.as_micros())
@@ -213,7 +212,7 @@ impl Store {
         failure: &AuditEvent,
         lockout: &AuditEvent,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
             .bind(id.to_string())
             .bind(now.as_micros())
@@ -257,7 +256,7 @@ impl Store {
 
     /// An administrator releases a locked account.
     pub async fn unlock(&self, id: UserId, now: Timestamp, events: &[AuditEvent]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET locked_at = NULL, updated_at = $1 WHERE id = $2")
             .bind(now.as_micros())
             .bind(id.to_string())
@@ -283,7 +282,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
         )
@@ -314,7 +313,7 @@ impl Store {
         now: Timestamp,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE users SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4",
         )
@@ -345,7 +344,7 @@ impl Store {
     /// Removes the second factor so the user enrols again at next login;
     /// ends their sessions.
     pub async fn reset_mfa(&self, id: UserId, now: Timestamp, events: &[AuditEvent]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2")
             .bind(now.as_micros())
             .bind(id.to_string())
@@ -414,35 +413,35 @@ fn require_one(
     }
 }
 
-async fn touch_user(tx: &mut Transaction<'_, Any>, id: UserId, now: Timestamp) -> Result<()> {
+async fn touch_user(tx: &mut sqlx::AnyConnection, id: UserId, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
         .bind(now.as_micros())
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .and_then(require_one)?;
     Ok(())
 }
 
-async fn write_roles(tx: &mut Transaction<'_, Any>, id: UserId, roles: &Roles) -> Result<()> {
+async fn write_roles(tx: &mut sqlx::AnyConnection, id: UserId, roles: &Roles) -> Result<()> {
     for role in roles.iter() {
         sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
             .bind(id.to_string())
             .bind(role.as_str())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
 }
 
-async fn write_units(tx: &mut Transaction<'_, Any>, id: UserId, units: &[UnitId]) -> Result<()> {
+async fn write_units(tx: &mut sqlx::AnyConnection, id: UserId, units: &[UnitId]) -> Result<()> {
     for unit in units {
         sqlx::query(
             "INSERT INTO user_units (user_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(id.to_string())
         .bind(unit.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
@@ -452,10 +451,10 @@ async fn write_units(tx: &mut Transaction<'_, Any>, id: UserId, units: &[UnitId]
     Ok(())
 }
 
-pub(crate) async fn end_sessions(tx: &mut Transaction<'_, Any>, id: UserId) -> Result<()> {
+pub(crate) async fn end_sessions(tx: &mut sqlx::AnyConnection, id: UserId) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

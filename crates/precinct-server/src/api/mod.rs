@@ -4,6 +4,7 @@
 //! annotations.
 
 mod admin;
+mod audit;
 mod dto;
 mod session;
 
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/devices/{id}/revoke", post(admin::revoke_device))
         .route("/devices/{id}/certificate", put(admin::device_certificate))
+        .merge(audit::routes())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -83,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         admin::list_workstations, admin::add_workstation, admin::disable_workstation,
         admin::enable_workstation, admin::workstation_certificate,
         admin::list_devices, admin::enroll_device, admin::revoke_device, admin::device_certificate,
+        audit::search_events, audit::events_csv, audit::event_proof, audit::checkpoints, audit::consistency,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),

@@ -132,8 +132,18 @@ impl Services {
 
     /// Records events that accompany no change (reads, denials); durable
     /// when this returns. If they cannot be written the caller must refuse.
+    /// With group commit on, concurrent callers share one transaction (and
+    /// one fsync); each still returns only once its events are durable.
     pub async fn record(&self, events: &[AuditEvent]) -> ServiceResult<()> {
-        self.store.record_events(events).await.map_err(|e| {
+        let written = match &self.group_commit {
+            Some(g) => g.write(events.to_vec()).await,
+            None => self
+                .store
+                .record_events(events)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        written.map_err(|e| {
             tracing::error!(error = %e, "audit write failed; refusing the action");
             ServiceError::Unavailable
         })
@@ -146,5 +156,57 @@ impl Services {
             Ok(()) => error,
             Err(e) => e,
         }
+    }
+}
+
+type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Group commit for events that accompany no change: whatever arrives while
+/// a transaction commits goes into the next one.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    queue: tokio::sync::mpsc::Sender<(Vec<AuditEvent>, Ack)>,
+}
+
+/// Most events in one transaction.
+const GROUP_MAX: usize = 2000;
+
+impl GroupCommit {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: precinct_store::Store) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<(Vec<AuditEvent>, Ack)>(8192);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut events = first.0;
+                let mut acks = vec![first.1];
+                while events.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok((more, ack)) => {
+                            events.extend(more);
+                            acks.push(ack);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let result = store
+                    .record_events(&events)
+                    .await
+                    .map_err(|e| e.to_string());
+                for ack in acks {
+                    let _ = ack.send(result.clone());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn write(&self, events: Vec<AuditEvent>) -> Result<(), String> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((events, ack))
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?;
+        done.await
+            .map_err(|_| "the audit writer has stopped".to_owned())?
     }
 }

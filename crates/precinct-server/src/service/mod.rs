@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auditlog;
+pub mod auditor;
 pub mod export;
 pub mod verify;
 
@@ -23,12 +24,12 @@ pub struct Services {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub banned_passwords: Arc<HashSet<String>>,
-    /// Audit events that could not be written (each refused an action).
-    pub audit_failures: prometheus_client::metrics::counter::Counter,
     /// Signs the audit log's checkpoints.
     pub log_key: Arc<precinct_audit::checkpoint::LogKey>,
     /// Where each new checkpoint is also appended, outside the database.
     pub witness_file: Option<std::path::PathBuf>,
+    /// Shared transactions for audit-only writes, when switched on.
+    pub group_commit: Option<audit::GroupCommit>,
 }
 
 impl Services {
@@ -42,10 +43,18 @@ impl Services {
             store,
             clock,
             banned_passwords: Arc::new(banned_passwords),
-            audit_failures: Default::default(),
             log_key: Arc::new(log_key),
             witness_file: None,
+            group_commit: None,
         }
+    }
+
+    /// Switches group commit on (needs a running Tokio runtime).
+    pub fn with_group_commit(mut self) -> Self {
+        if self.group_commit.is_none() {
+            self.group_commit = Some(audit::GroupCommit::start(self.store.clone()));
+        }
+        self
     }
 
     /// Also append every checkpoint to `path` (a witness copy).

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod home;
 mod login;
 mod page;
@@ -79,4 +80,7 @@ pub fn routes() -> Router<AppState> {
             post(devices::register_certificate),
         )
         .route("/admin/devices/{id}/revoke", post(devices::revoke))
+        .route("/audit", get(audit::search))
+        .route("/audit/events.csv", get(audit::csv))
+        .route("/audit/events/{id}", get(audit::event))
 }

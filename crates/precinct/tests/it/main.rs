@@ -7,6 +7,7 @@
 mod support;
 
 mod audit;
+mod auditor;
 mod auth;
 mod browser;
 mod channel;

@@ -1,0 +1,347 @@
+//! Benchmarks of the audit trail, with the baselines they are judged by,
+//! measured in the same run on the same machine:
+//!
+//! ```text
+//! cargo run --release -p precinct --bin precinct-bench -- audit [--database-url postgres://…]
+//! ```
+//!
+//! Reports the disk's fsync rate and the CPU's SHA-256 rate, then durable
+//! sequencing (many concurrent writers, group commit), `audit verify`, and
+//! inclusion proofs in a 10,000,000-entry log. Medians and percentiles;
+//! these machines are noisy.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use precinct_domain::SystemClock;
+use precinct_server::service::audit::{Origin, Outcome};
+use precinct_server::service::auditlog::ephemeral_log_key;
+use precinct_server::service::verify::verify_log;
+use precinct_server::service::Services;
+use precinct_store::Store;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Args {
+    database_url: Option<String>,
+    dir: PathBuf,
+    seconds: u64,
+    writers: usize,
+    proof_log: u64,
+    proofs: usize,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        database_url: None,
+        dir: PathBuf::from("target/bench-data"),
+        seconds: 10,
+        writers: 64,
+        proof_log: 10_000_000,
+        proofs: 10_000,
+    };
+    let mut it = std::env::args().skip(1);
+    let Some(cmd) = it.next() else { usage() };
+    if cmd != "audit" {
+        usage();
+    }
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--database-url" => a.database_url = Some(val()),
+            "--dir" => a.dir = PathBuf::from(val()),
+            "--seconds" => a.seconds = val().parse().unwrap_or_else(|_| usage()),
+            "--writers" => a.writers = val().parse().unwrap_or_else(|_| usage()),
+            "--proof-log" => a.proof_log = val().parse().unwrap_or_else(|_| usage()),
+            "--proofs" => a.proofs = val().parse().unwrap_or_else(|_| usage()),
+            _ => usage(),
+        }
+    }
+    a
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
+         [--writers 64] [--proof-log 10000000] [--proofs 10000]"
+    );
+    std::process::exit(2)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    percentile(&v, 0.5)
+}
+
+/// fdatasync'd 4 KiB appends per second, in `dir`.
+fn fsync_rate(dir: &std::path::Path) -> f64 {
+    let path = dir.join("fsync-probe");
+    let mut f = std::fs::File::create(&path).expect("probe file");
+    let block = [7u8; 4096];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        f.write_all(&block).expect("write");
+        f.sync_data().expect("fsync");
+        n += 1;
+    }
+    let _ = std::fs::remove_file(&path);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// SHA-256 of 300-byte messages (an audit event's size) per second.
+fn sha256_rate() -> f64 {
+    let msg = [42u8; 300];
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut acc = 0u8;
+    while start.elapsed() < Duration::from_secs(1) {
+        for _ in 0..1000 {
+            acc ^= Sha256::digest(msg)[0];
+        }
+        n += 1000;
+    }
+    std::hint::black_box(acc);
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn open(url: &str) -> Store {
+    let s = Store::open(url).await.expect("open database");
+    s.migrate().await.expect("migrate");
+    s
+}
+
+/// A fresh database: a SQLite file under `dir`, or a new PostgreSQL
+/// database on the given server (dropped at the end).
+async fn fresh_db(args: &Args, name: &str) -> (String, Option<(String, String)>) {
+    match &args.database_url {
+        None => {
+            let file = args.dir.join(format!("{name}.db"));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+            }
+            (format!("sqlite://{}", file.display()), None)
+        }
+        Some(admin) => {
+            let db = format!("precinct_bench_{name}_{}", std::process::id());
+            raw(admin, &format!("DROP DATABASE IF EXISTS {db}")).await;
+            raw(admin, &format!("CREATE DATABASE {db}")).await;
+            let (main, _) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+            let base = main.rsplit_once('/').map_or(main, |(b, _)| b);
+            (format!("{base}/{db}"), Some((admin.clone(), db)))
+        }
+    }
+}
+
+async fn raw(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::raw_sql(sql).execute(&mut c).await.expect("sql");
+    let _ = c.close().await;
+}
+
+async fn drop_db(d: Option<(String, String)>) {
+    if let Some((admin, db)) = d {
+        raw(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        )
+        .await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    std::fs::create_dir_all(&args.dir).expect("bench dir");
+    let engine = if args.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    println!("# precinct-bench audit ({engine})");
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_name()
+    );
+    let fsync = fsync_rate(&args.dir);
+    let sha = sha256_rate();
+    println!(
+        "baseline: fsync (4 KiB, fdatasync) {fsync:.0}/s on {}",
+        args.dir.display()
+    );
+    println!(
+        "baseline: SHA-256 of 300 B {sha:.0}/s ({:.0} MiB/s)",
+        sha * 300.0 / 1048576.0
+    );
+
+    // Durable sequencing under concurrent writers.
+    let (url, cleanup) = fresh_db(&args, "seq").await;
+    let store = open(&url).await;
+    let services = Services::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Default::default(),
+        ephemeral_log_key(),
+    )
+    .with_group_commit();
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let sequencer = {
+        let (s, stop) = (services.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sequenced = 0;
+            loop {
+                let n = s.sequence_pending().await.expect("sequence");
+                sequenced += n;
+                if n == 0 {
+                    if stop.load(Ordering::Relaxed)
+                        && s.store.pending_events().await.unwrap_or(1) == 0
+                    {
+                        break sequenced;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for w in 0..args.writers {
+        let (s, written) = (services.clone(), written.clone());
+        tasks.push(tokio::spawn(async move {
+            let origin = Origin {
+                actor_id: Some(format!("00000000-0000-4000-8000-{w:012}")),
+                actor_name: Some(format!("officer{w}")),
+                session_id: Some("3f2a9c0d1e4b5a6f".into()),
+                channel: "workstation".into(),
+                workstation_id: Some("7d6c5b4a-3928-4716-a5b4-c3d2e1f0a9b8".into()),
+                device_id: None,
+                source_ip: Some("10.20.3.4".into()),
+                request_id: None,
+            };
+            let mut lat = Vec::new();
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let e = s
+                    .event(&origin, "case.read", Outcome::Allowed)
+                    .object("case", format!("2026-{:06}", i % 1_000_000))
+                    .build();
+                let t = Instant::now();
+                s.record(&[e]).await.expect("record");
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                written.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("writer"));
+    }
+    let write_secs = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let sequenced = sequencer.await.expect("sequencer");
+    let all_secs = start.elapsed().as_secs_f64();
+    services.sign_checkpoint().await.expect("checkpoint");
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let n = written.load(Ordering::Relaxed);
+    println!(
+        "sequencing: {n} events from {} writers in {write_secs:.1} s: {:.0} durable events/s \
+         (write p50 {:.2} ms, p99 {:.2} ms); all {sequenced} sequenced after {all_secs:.1} s: {:.0} events/s end to end \
+         = {:.1}x one fsync per event",
+        args.writers,
+        n as f64 / write_secs,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        sequenced as f64 / all_secs,
+        (sequenced as f64 / all_secs) / fsync
+    );
+
+    // audit verify over that log.
+    let verifier = services.log_verifier();
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = verify_log(&store, &verifier, &[], &mut |_, _| {})
+            .await
+            .expect("verifies");
+        rates.push(r.events as f64 / t.elapsed().as_secs_f64());
+    }
+    let v = median(rates);
+    println!(
+        "verify: {:.0} events/s (median of 3 over {sequenced} events) = {:.2} of the SHA-256 bound",
+        v,
+        v / sha
+    );
+    store.close().await;
+    drop_db(cleanup).await;
+
+    // Inclusion proofs in a large log.
+    let (url, cleanup) = fresh_db(&args, "proof").await;
+    let store = open(&url).await;
+    let t = Instant::now();
+    let size = args.proof_log;
+    let mut last = Instant::now();
+    store
+        .seed_synthetic_log(size, &mut |done| {
+            if last.elapsed() > Duration::from_secs(10) {
+                eprintln!("  seeding {done}/{size}");
+                last = Instant::now();
+            }
+        })
+        .await
+        .expect("seed");
+    println!(
+        "proof log: {size} synthetic entries built in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut times = Vec::with_capacity(args.proofs);
+    for _ in 0..args.proofs {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let seq = x % size;
+        let t = Instant::now();
+        let p = store.inclusion_proof(seq, size).await.expect("proof");
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(p);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "proof: {} inclusion proofs in a {size}-entry log: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
+        args.proofs,
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times.last().copied().unwrap_or(0.0)
+    );
+    store.close().await;
+    drop_db(cleanup).await;
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
