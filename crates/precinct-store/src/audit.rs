@@ -16,7 +16,7 @@ const EVENT_COLUMNS: &str =
      device_id, source_ip, action, object_type, object_id, outcome, reason, grant_id, request_id";
 const EVENT_COLUMN_COUNT: usize = 16;
 /// Rows per multi-row INSERT: stays under SQLite's bind limit.
-const ROWS_PER_INSERT: usize = 500;
+const ROWS_PER_INSERT: usize = 20;
 /// Serialises sequencers on PostgreSQL (any constant both sides agree on).
 const SEQUENCER_LOCK: i64 = 0x5052_4543_494e_4354;
 
@@ -210,7 +210,7 @@ impl Store {
             ingests.push(int(row, "ingest")?);
             size += 1;
         }
-        for chunk in log_rows.chunks(ROWS_PER_INSERT * 2) {
+        for chunk in log_rows.chunks(ROWS_PER_INSERT * 4) {
             let sql = format!(
                 "INSERT INTO audit_log (seq, event_id, leaf_hash) VALUES {}",
                 placeholders(chunk.len(), 3)
@@ -221,7 +221,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for chunk in node_rows.chunks(ROWS_PER_INSERT * 2) {
+        for chunk in node_rows.chunks(ROWS_PER_INSERT * 4) {
             let sql = format!(
                 "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
                 placeholders(chunk.len(), 3)
@@ -560,7 +560,7 @@ impl Store {
             if rows.len() >= 60_000 || i + 1 == size {
                 let batch = std::mem::take(&mut rows);
                 let mut tx = self.begin_write().await?;
-                for chunk in batch.chunks(ROWS_PER_INSERT * 2) {
+                for chunk in batch.chunks(ROWS_PER_INSERT * 4) {
                     let sql = format!(
                         "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
                         placeholders(chunk.len(), 3)

@@ -28,6 +28,7 @@ pub struct Chrome {
     /// The session finished every login step: show the navigation.
     pub active: bool,
     pub admin: bool,
+    pub auditor: bool,
     /// The navigation entry of the current page (`home`, `users`, ...).
     pub section: &'static str,
 }
@@ -41,6 +42,7 @@ impl Chrome {
             csrf: String::new(),
             active: false,
             admin: false,
+            auditor: false,
             section: "",
         }
     }
@@ -52,6 +54,7 @@ impl Chrome {
             csrf: auth.session.csrf_token.clone(),
             active: auth.session.stage == Stage::Active,
             admin: user.roles.contains(Role::Administrator),
+            auditor: user.roles.contains(Role::Auditor),
             ..Self::anonymous(ctx)
         }
     }

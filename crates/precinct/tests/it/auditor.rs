@@ -588,36 +588,3 @@ async fn the_audit_pages_page_through_results(db: TestDb) {
     assert!(!html.contains(r#"id="audit-next""#));
 }
 dbtest!(the_audit_pages_page_through_results);
-
-// TEMP-SNAPSHOT
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_snapshot() {
-    let app = TestApp::spawn(TestDb::sqlite().await).await;
-    let ada = app.onboard("ada", &[Role::Auditor]).await;
-    app.onboard("bob", &[Role::Officer]).await;
-    wrong_password(&app, "bob").await;
-    wrong_password(&app, "nobody").await;
-    checkpoint(&app).await;
-    let auditor = format!("precinct_session={}", ada.token);
-    let css = std::env::current_dir()
-        .unwrap()
-        .join("../precinct-server/static/precinct.css");
-    let (_, _, html) = get_text(&app, "/audit?limit=5", &auditor).await;
-    std::fs::write(
-        "/tmp/snap-audit.html",
-        html.replace("/static/precinct.css", &format!("file://{}", css.display())),
-    )
-    .unwrap();
-    let id = html
-        .split("href=\"/audit/events/")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let (_, _, html) = get_text(&app, &format!("/audit/events/{id}"), &auditor).await;
-    std::fs::write(
-        "/tmp/snap-event.html",
-        html.replace("/static/precinct.css", &format!("file://{}", css.display())),
-    )
-    .unwrap();
-}
