@@ -109,14 +109,19 @@ pub async fn resolve_caller(parts: &Parts, state: &AppState) -> Result<Caller, P
             }
             Problem::from(e)
         })?;
+    let origin = auth.origin(&ctx.origin());
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if source == TokenSource::Cookie && unsafe_method {
         let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         if !sent.is_some_and(|s| tokens_match(s, &auth.session.csrf_token)) {
+            state
+                .services
+                .deny_csrf(&origin, parts.uri.path())
+                .await
+                .map_err(Problem::from)?;
             return Err(Problem::csrf());
         }
     }
-    let origin = auth.origin(&ctx.origin());
     Ok(Caller {
         auth,
         ctx,

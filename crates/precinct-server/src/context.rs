@@ -84,7 +84,7 @@ async fn decide(
 ) -> Result<(precinct_domain::Channel, IpAddr), Problem> {
     let peer_ip = conn.peer.ip();
     let (client_ip, presented) = if state.config.is_trusted_proxy(peer_ip) {
-        let ip = forwarded_for(headers).unwrap_or(peer_ip);
+        let ip = forwarded_for(headers, |ip| state.config.is_trusted_proxy(ip)).unwrap_or(peer_ip);
         let fp = match headers.get(state.config.client_cert_header.as_str()) {
             Some(v) => Some(certificate_from_header(v).ok_or_else(|| {
                 Problem::new(
@@ -152,18 +152,21 @@ async fn decide(
     Ok((channel, client_ip))
 }
 
-/// The original client as the trusted proxy saw it: the first address of
-/// `X-Forwarded-For`.
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .split(',')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
+/// The original client: proxies append to `X-Forwarded-For`, so only the
+/// right end is theirs. Walk it from the right past our own trusted proxies;
+/// the first other address is the client. Anything to its left was written
+/// by the client and is ignored.
+fn forwarded_for(headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
+    let list = headers.get("x-forwarded-for")?.to_str().ok()?;
+    let mut last = None;
+    for hop in list.rsplit(',') {
+        let ip: IpAddr = hop.trim().parse().ok()?;
+        last = Some(ip);
+        if !trusted(ip) {
+            return Some(ip);
+        }
+    }
+    last
 }
 
 /// A URL-encoded PEM certificate (nginx `$ssl_client_escaped_cert`, AWS ALB)

@@ -12,7 +12,7 @@ mod users;
 
 pub use audit::{EventFilter, LogEntry, StoredCheckpoint};
 pub use registry::{DeviceRecord, WorkstationRecord};
-pub use users::{NewUser, UserRecord};
+pub use users::{LoginAttempt, NewUser, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;

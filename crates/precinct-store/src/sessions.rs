@@ -25,9 +25,12 @@ fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
 impl Store {
     pub async fn create_session(&self, s: &Session, events: &[AuditEvent]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        // Only for an active account that is not locked: a lock that landed
+        // while the password was being checked wins.
+        let done = sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+             SELECT $1, $2, $3, $4, NULL, $5, $6 WHERE EXISTS \
+             (SELECT 1 FROM users WHERE id = $2 AND locked_at IS NULL AND status = 'active')",
         )
         .bind(s.token_hash.clone())
         .bind(s.user_id.to_string())
@@ -38,6 +41,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::conflict_on_unique(e, "session"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         self.commit_with(tx, events).await?;
         Ok(())
     }

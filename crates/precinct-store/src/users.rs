@@ -3,9 +3,7 @@
 //! user's sessions in the same transaction.
 
 use precinct_domain::ids::{UnitId, UserId};
-use precinct_domain::user::{
-    failures_lock_account, User, UserStatus, Username, FAILED_LOGIN_WINDOW,
-};
+use precinct_domain::user::{User, UserStatus, Username, FAILED_LOGIN_WINDOW};
 use precinct_domain::{Role, Roles, Timestamp};
 use sqlx::any::AnyRow;
 
@@ -13,8 +11,17 @@ use precinct_audit::event::AuditEvent;
 
 use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
-/// A user with the secrets that only the login path may read.
-#[derive(Debug, Clone)]
+/// A counted login attempt: its id, and how many attempts (it included)
+/// are in the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginAttempt {
+    pub id: String,
+    pub in_window: u32,
+}
+
+/// A user with the secrets that only the login path may read. Its `Debug`
+/// shows none of them.
+#[derive(Clone)]
 pub struct UserRecord {
     pub user: User,
     pub password_hash: String,
@@ -22,7 +29,20 @@ pub struct UserRecord {
     pub totp_last_step: Option<i64>,
 }
 
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("user", &self.user)
+            .field("password_hash", &"[REDACTED]")
+            .field(
+                "totp_secret",
+                &self.totp_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
 pub struct NewUser {
     pub id: UserId,
     pub username: Username,
@@ -31,6 +51,16 @@ pub struct NewUser {
     pub roles: Roles,
     pub units: Vec<UnitId>,
     pub must_change_password: bool,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, password_hash, status, locked_at, \
@@ -203,46 +233,68 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed login and locks the account when the failures within
-    /// the window reach the limit. Returns whether the account is now locked.
-    pub async fn record_failed_login(
-        &self,
-        id: UserId,
-        now: Timestamp,
-        failure: &AuditEvent,
-        lockout: &AuditEvent,
-    ) -> Result<bool> {
+    /// Counts a login attempt *before* its password or code is checked, so
+    /// that concurrent guesses cannot outrun the lockout: returns how many
+    /// attempts (this one included) are in the window. A success forgets
+    /// them (`clear_failed_logins`). The count is bookkeeping; the attempt's
+    /// outcome is recorded as an audit event once it is known.
+    pub async fn claim_login_attempt(&self, id: UserId, now: Timestamp) -> Result<LoginAttempt> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO login_failures (user_id, at) VALUES ($1, $2)")
+        if self.engine == crate::Engine::Postgres {
+            // One attempt at a time per user, across servers.
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let attempt = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO login_failures (id, user_id, at) VALUES ($1, $2, $3)")
+            .bind(attempt.clone())
             .bind(id.to_string())
             .bind(now.as_micros())
             .execute(&mut *tx)
             .await?;
         let since = now.minus(FAILED_LOGIN_WINDOW).as_micros();
-        let failures = sqlx::query("SELECT at FROM login_failures WHERE user_id = $1 AND at > $2")
-            .bind(id.to_string())
-            .bind(since)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| int(r, "at").map(Timestamp::from_micros))
-            .collect::<Result<Vec<_>>>()?;
-        let lock = failures_lock_account(&failures, now);
-        if lock {
-            sqlx::query("UPDATE users SET locked_at = $1, updated_at = $1 WHERE id = $2 AND locked_at IS NULL")
-                .bind(now.as_micros())
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE user_id = $1 AND at > $2")
                 .bind(id.to_string())
-                .execute(&mut *tx)
+                .bind(since)
+                .fetch_one(&mut *tx)
                 .await?;
-            end_sessions(&mut tx, id).await?;
-        }
-        if lock {
-            self.commit_with(tx, &[failure.clone(), lockout.clone()])
-                .await?;
-        } else {
-            self.commit_with(tx, std::slice::from_ref(failure)).await?;
-        }
-        Ok(lock)
+        tx.commit().await?;
+        Ok(LoginAttempt {
+            id: attempt,
+            in_window: u32::try_from(int(&row, "n")?).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Forgets one attempt that turned out to be right.
+    pub async fn forget_attempt(&self, attempt: &LoginAttempt) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE id = $1")
+            .bind(attempt.id.clone())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Locks an account after too many failed attempts and ends its
+    /// sessions, with the events that say so.
+    pub async fn lock_account(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE users SET locked_at = $1, updated_at = $1 WHERE id = $2 AND locked_at IS NULL",
+        )
+        .bind(now.as_micros())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        end_sessions(&mut tx, id).await?;
+        self.commit_with(tx, events).await
     }
 
     /// Forgets failed logins after a successful one.

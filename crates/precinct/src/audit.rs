@@ -32,15 +32,21 @@ pub async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Result<()> {
                 println!("  {}", hex::encode(h));
             }
             println!("checkpoint:\n{}", p.checkpoint.note);
-            let ok = precinct_audit::merkle::verify_inclusion(
-                p.seq,
-                p.checkpoint.size,
-                &p.event.leaf_hash(),
-                &p.proof,
-                &p.checkpoint.root.clone().try_into().unwrap_or([0; 32]),
-            );
+            // Judge by the signed note, never by the root column beside it.
+            let cp = services
+                .log_verifier()
+                .open(&p.checkpoint.note)
+                .map_err(|e| anyhow::anyhow!("the checkpoint's signature does not verify: {e}"))?;
+            let ok = cp.size == p.checkpoint.size
+                && precinct_audit::merkle::verify_inclusion(
+                    p.seq,
+                    cp.size,
+                    &p.event.leaf_hash(),
+                    &p.proof,
+                    &cp.root,
+                );
             if !ok {
-                bail!("the proof does not verify against the checkpoint");
+                bail!("the proof does not verify against the signed checkpoint");
             }
             println!("The proof verifies.");
             Ok(())
@@ -53,13 +59,15 @@ pub async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Result<()> {
             for h in &proof {
                 println!("  {}", hex::encode(h));
             }
-            let r = |v: &[u8]| -> [u8; 32] { v.try_into().unwrap_or([0; 32]) };
+            let verifier = services.log_verifier();
+            let open = |note: &str| {
+                verifier
+                    .open(note)
+                    .map_err(|e| anyhow::anyhow!("a checkpoint's signature does not verify: {e}"))
+            };
+            let (ca, cb) = (open(&a.note)?, open(&b.note)?);
             if !precinct_audit::merkle::verify_consistency(
-                a.size,
-                b.size,
-                &r(&a.root),
-                &r(&b.root),
-                &proof,
+                ca.size, cb.size, &ca.root, &cb.root, &proof,
             ) {
                 bail!("the consistency proof does not verify");
             }
@@ -89,11 +97,15 @@ pub async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Result<()> {
                 what.push(format!("user {name}"));
             }
             if let Some(f) = from {
-                filter.from_us = Some(parse_time(&f)?);
+                filter.from_us = Some(precinct_server::service::auditor::parse_instant(
+                    "from", &f, false,
+                )?);
                 what.push(format!("from {f}"));
             }
             if let Some(t) = to {
-                filter.to_us = Some(parse_time(&t)?);
+                filter.to_us = Some(precinct_server::service::auditor::parse_instant(
+                    "to", &t, true,
+                )?);
                 what.push(format!("to {t}"));
             }
             let description = if what.is_empty() {
@@ -232,57 +244,4 @@ pub fn verify_bundle(
         println!("Note: checked with the key inside the bundle; pass --key with the department's published key to know who signed it.");
     }
     Ok(())
-}
-
-/// `2026-11-01` (midnight UTC) or `2026-11-01T09:30:00Z`, as microseconds.
-fn parse_time(s: &str) -> anyhow::Result<i64> {
-    let bad =
-        || anyhow::anyhow!("`{s}` is not a date (YYYY-MM-DD) or UTC time (YYYY-MM-DDTHH:MM:SSZ)");
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|p| p.parse().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let [y, m, day] = d[..] else {
-        return Err(bad());
-    };
-    let t = time.strip_suffix('Z').ok_or_else(bad)?;
-    let t: Vec<i64> = t
-        .split(':')
-        .map(|p| p.parse().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let [hh, mm, ss] = t[..] else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&hh)
-        || !(0..60).contains(&mm)
-        || !(0..61).contains(&ss)
-    {
-        return Err(bad());
-    }
-    // Days from civil (H. Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1_000_000)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_dates_and_times() {
-        assert_eq!(super::parse_time("1970-01-01").ok(), Some(0));
-        assert_eq!(
-            super::parse_time("2026-12-01T08:03:15Z").ok(),
-            Some(1_796_112_195_000_000)
-        );
-        assert!(super::parse_time("2026-13-01").is_err());
-        assert!(super::parse_time("yesterday").is_err());
-    }
 }

@@ -4,6 +4,7 @@ use precinct_domain::org::Unit;
 use precinct_domain::user::User;
 use precinct_domain::{Channel, Role};
 use precinct_store::{DeviceRecord, WorkstationRecord};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -12,7 +13,8 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
     /// The user read and accepts the system-use notice (restricted system,
     /// monitored, consent). Must be true.
     pub acknowledge_notice: bool,
@@ -43,8 +45,10 @@ pub struct StageResponse {
 pub struct PasswordChangeRequest {
     /// Required once logged in; not at the first-login step.
     #[serde(default)]
-    pub current_password: Option<String>,
-    pub new_password: String,
+    #[schema(value_type = Option<String>)]
+    pub current_password: Option<SecretString>,
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::{
     ApiJson, ChannelView, CodeRequest, EnrolmentResponse, LoginRequest, LoginResponse, MeResponse,
@@ -30,7 +30,7 @@ pub async fn login(
     ctx: RequestContext,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let password = SecretString::from(req.password);
+    let password = req.password;
     match state
         .services
         .begin_login(
@@ -97,8 +97,8 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<PasswordChangeRequest>,
 ) -> ApiResult<Json<StageResponse>> {
-    let current = req.current_password.map(SecretString::from);
-    let new = SecretString::from(req.new_password);
+    let current = req.current_password;
+    let new = req.new_password;
     let stage = state
         .services
         .change_password(&caller.auth, &caller.ctx.origin(), current.as_ref(), &new)

@@ -4,12 +4,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use precinct_audit::event::AuditEvent;
 use precinct_domain::credentials::{
     dummy_hash, generate_recovery_codes, sha256_hex, verify_password, NewPassword, TotpSecret,
 };
 use precinct_domain::ids::UserId;
 use precinct_domain::org::Unit;
 use precinct_domain::session::{Session, SessionCheck, Stage};
+use precinct_domain::user::MAX_FAILED_LOGINS;
 use precinct_domain::user::{User, Username};
 use precinct_domain::Timestamp;
 use precinct_store::UserRecord;
@@ -34,11 +36,24 @@ pub struct IssuedSession {
 }
 
 /// An authenticated request's session and user.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticated {
     pub session: Session,
     pub pending_totp_secret: Option<String>,
     pub user: UserRecord,
+}
+
+impl std::fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("user", &self.user)
+            .field("stage", &self.session.stage)
+            .field(
+                "pending_totp_secret",
+                &self.pending_totp_secret.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticated {
@@ -61,8 +76,11 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The stored form of a session token: its SHA-256, exactly as sent (tokens
+/// are case-sensitive, unlike recovery codes).
 pub fn token_hash(token: &str) -> String {
-    sha256_hex(token)
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// argon2 is deliberately slow; keep it off the async workers.
@@ -114,11 +132,6 @@ impl Services {
             let e = anonymous_denial("unknown_user");
             return Err(self.deny(e, ServiceError::InvalidCredentials).await);
         };
-        let ok = verify_password_blocking(
-            password.expose_secret().to_owned(),
-            record.password_hash.clone(),
-        )
-        .await;
         let user = &record.user;
         let as_user = origin.as_user(user, None);
         let denial = |reason: &str| {
@@ -131,10 +144,24 @@ impl Services {
             let e = denial("account_locked");
             return Err(self.deny(e, ServiceError::AccountLocked).await);
         }
+        // Counted before the password is checked: concurrent guesses cannot
+        // get more than the allowed number looked at.
+        let attempts = self.begin_attempt(&as_user, user.id, "auth.login").await?;
+        let ok = verify_password_blocking(
+            password.expose_secret().to_owned(),
+            record.password_hash.clone(),
+        )
+        .await;
         let now = self.clock.now();
         if !ok {
             return Err(self
-                .failed_login(&as_user, user.id, "invalid_password")
+                .failed_attempt(
+                    &as_user,
+                    user.id,
+                    "auth.login",
+                    "invalid_password",
+                    attempts,
+                )
                 .await);
         }
         if !user.can_log_in() {
@@ -142,41 +169,101 @@ impl Services {
             return Err(self.deny(e, ServiceError::InvalidCredentials).await);
         }
         let stage = Stage::after_password(user.mfa_enrolled, user.must_change_password);
-        if stage != Stage::Mfa {
+        if stage == Stage::Mfa {
+            // A right password is no failure; earlier failures still count
+            // until the second factor is right too.
+            self.store
+                .forget_attempt(&attempts)
+                .await
+                .or_service("user")?;
+        } else {
             self.store
                 .clear_failed_logins(user.id)
                 .await
                 .or_service("user")?;
         }
-        self.issue_session(&as_user, user.id, stage, now).await
+        match self.issue_session(&as_user, user.id, stage, now).await {
+            // The account was locked (or disabled) while the password was
+            // being checked.
+            Err(ServiceError::NotFound(_)) => {
+                let e = denial("account_locked");
+                Err(self.deny(e, ServiceError::AccountLocked).await)
+            }
+            other => other,
+        }
     }
 
-    /// Records a failed password or code, locking the account at the limit.
-    async fn failed_login(&self, origin: &Origin, user: UserId, reason: &str) -> ServiceError {
-        let action = if reason == "invalid_password" {
-            "auth.login"
-        } else {
-            "auth.mfa"
-        };
-        let failure = self
-            .event(origin, action, Outcome::Denied)
-            .object("user", user)
-            .reason(reason)
-            .build();
-        let lockout = self
-            .event(origin, "auth.lockout", Outcome::Denied)
-            .object("user", user)
-            .reason("too_many_failed_logins")
-            .build();
+    /// Counts an attempt before its secret is checked. Past the limit (only
+    /// concurrent attempts get there) the account is locked at once.
+    async fn begin_attempt(
+        &self,
+        origin: &Origin,
+        user: UserId,
+        action: &str,
+    ) -> ServiceResult<precinct_store::LoginAttempt> {
         let now = self.clock.now();
-        match self
+        let attempts = self
             .store
-            .record_failed_login(user, now, &failure, &lockout)
+            .claim_login_attempt(user, now)
             .await
-        {
+            .or_service("user")?;
+        if attempts.in_window > MAX_FAILED_LOGINS {
+            let e = self.lockout_events(origin, user, action, "too_many_attempts");
+            self.store
+                .lock_account(user, now, &e)
+                .await
+                .or_service("user")?;
+            return Err(ServiceError::AccountLocked);
+        }
+        Ok(attempts)
+    }
+
+    fn lockout_events(
+        &self,
+        origin: &Origin,
+        user: UserId,
+        action: &str,
+        reason: &str,
+    ) -> Vec<AuditEvent> {
+        vec![
+            self.event(origin, action, Outcome::Denied)
+                .object("user", user)
+                .reason(reason)
+                .build(),
+            self.event(origin, "auth.lockout", Outcome::Denied)
+                .object("user", user)
+                .reason("too_many_failed_logins")
+                .build(),
+        ]
+    }
+
+    /// Records a failed password or code (already counted by
+    /// `begin_attempt`), locking the account when it was the last allowed.
+    async fn failed_attempt(
+        &self,
+        origin: &Origin,
+        user: UserId,
+        action: &str,
+        reason: &str,
+        attempts: precinct_store::LoginAttempt,
+    ) -> ServiceError {
+        let now = self.clock.now();
+        let written = if attempts.in_window >= MAX_FAILED_LOGINS {
+            let e = self.lockout_events(origin, user, action, reason);
+            self.store.lock_account(user, now, &e).await.map(|()| true)
+        } else {
+            let e = self
+                .event(origin, action, Outcome::Denied)
+                .object("user", user)
+                .reason(reason)
+                .build();
+            self.store.record_events(&[e]).await.map(|()| false)
+        };
+        match written {
             Ok(true) => ServiceError::AccountLocked,
-            Ok(false) if action == "auth.login" => ServiceError::InvalidCredentials,
-            Ok(false) => ServiceError::InvalidMfaCode,
+            Ok(false) if action == "auth.mfa" => ServiceError::InvalidMfaCode,
+            Ok(false) if action == "auth.password.change" => ServiceError::WrongCurrentPassword,
+            Ok(false) => ServiceError::InvalidCredentials,
             Err(e) => ServiceError::from_store(e, "user"),
         }
     }
@@ -302,13 +389,36 @@ impl Services {
         origin: &Origin,
         stage: Stage,
     ) -> ServiceResult<()> {
+        self.advance_stage_with_events(auth, origin, stage, Vec::new())
+            .await
+    }
+
+    async fn advance_stage_with(
+        &self,
+        auth: &Authenticated,
+        origin: &Origin,
+        stage: Stage,
+        also: AuditEvent,
+    ) -> ServiceResult<()> {
+        self.advance_stage_with_events(auth, origin, stage, vec![also])
+            .await
+    }
+
+    async fn advance_stage_with_events(
+        &self,
+        auth: &Authenticated,
+        origin: &Origin,
+        stage: Stage,
+        mut events: Vec<AuditEvent>,
+    ) -> ServiceResult<()> {
         let e = self
             .event(origin, "auth.session.stage", Outcome::Allowed)
             .object("session", public_session_id(&auth.session.token_hash))
             .reason(stage.as_str())
             .build();
+        events.push(e);
         self.store
-            .set_session_stage(&auth.session.token_hash, stage, &[e])
+            .set_session_stage(&auth.session.token_hash, stage, &events)
             .await
             .or_service("session")
     }
@@ -326,8 +436,10 @@ impl Services {
         }
         let origin = &auth.origin(origin);
         let user = &auth.user;
+        let attempts = self.begin_attempt(origin, user.user.id, "auth.mfa").await?;
         let now = self.clock.now();
-        let accepted = if code.trim().len() == 6 {
+        let totp = code.trim().len() == 6;
+        let accepted = if totp {
             let secret = user
                 .totp_secret
                 .as_deref()
@@ -351,7 +463,13 @@ impl Services {
         };
         if !accepted {
             return Err(self
-                .failed_login(origin, user.user.id, "invalid_mfa_code")
+                .failed_attempt(
+                    origin,
+                    user.user.id,
+                    "auth.mfa",
+                    "invalid_mfa_code",
+                    attempts,
+                )
                 .await);
         }
         self.store
@@ -359,7 +477,13 @@ impl Services {
             .await
             .or_service("user")?;
         let stage = Stage::after_mfa(user.user.must_change_password);
-        self.advance_stage(auth, origin, stage).await?;
+        let method = if totp { "totp" } else { "recovery_code" };
+        let e = self
+            .event(origin, "auth.mfa", Outcome::Allowed)
+            .object("user", user.user.id)
+            .reason(method)
+            .build();
+        self.advance_stage_with(auth, origin, stage, e).await?;
         Ok(stage)
     }
 
@@ -390,12 +514,19 @@ impl Services {
                     None => false,
                 };
                 if !ok {
-                    let e = self
-                        .event(origin, "auth.password.change", Outcome::Denied)
-                        .object("user", user.id)
-                        .reason("wrong_current_password")
-                        .build();
-                    return Err(self.deny(e, ServiceError::WrongCurrentPassword).await);
+                    // A stolen session must not become a password oracle.
+                    let attempts = self
+                        .begin_attempt(origin, user.id, "auth.password.change")
+                        .await?;
+                    return Err(self
+                        .failed_attempt(
+                            origin,
+                            user.id,
+                            "auth.password.change",
+                            "wrong_current_password",
+                            attempts,
+                        )
+                        .await);
                 }
             }
             Stage::Mfa | Stage::EnrolMfa => return Err(ServiceError::WrongStage),

@@ -173,6 +173,17 @@ impl Services {
         roles: Vec<Role>,
     ) -> ServiceResult<User> {
         self.require_admin(actor, "user.roles.set").await?;
+        if is_self(actor, id) && roles.contains(&Role::Auditor) {
+            let current = self.store.user(id).await.or_service("user")?.user;
+            if !current.roles.contains(Role::Auditor) {
+                // Separation of duties: who administers does not audit himself in.
+                return Err(precinct_domain::DomainError::invalid(
+                    "roles",
+                    "you cannot give yourself the auditor role; ask another administrator",
+                )
+                .into());
+            }
+        }
         if is_self(actor, id) && !roles.contains(&Role::Administrator) {
             return Err(precinct_domain::DomainError::invalid(
                 "roles",

@@ -149,6 +149,17 @@ impl Services {
         })
     }
 
+    /// Records a request refused for a missing or wrong CSRF token; the
+    /// answer is the refusal, or "unavailable" if it cannot be recorded.
+    pub async fn deny_csrf(&self, origin: &Origin, path: &str) -> ServiceResult<()> {
+        let e = self
+            .event(origin, "request.csrf", Outcome::Denied)
+            .object("path", path)
+            .reason("csrf_token_invalid")
+            .build();
+        self.record(&[e]).await
+    }
+
     /// Records a denial and returns the error to answer with; if even the
     /// denial cannot be recorded, the answer is "unavailable".
     pub async fn deny(&self, event: AuditEvent, error: ServiceError) -> ServiceError {

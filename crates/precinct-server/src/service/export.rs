@@ -24,13 +24,22 @@ impl Services {
     /// Brings the log up to date and signs a checkpoint covering every
     /// event written so far; returns the latest checkpoint.
     pub async fn checkpoint_now(&self) -> ServiceResult<StoredCheckpoint> {
-        self.sequence_pending().await?;
-        self.sign_checkpoint().await?;
-        self.store
-            .latest_checkpoint()
-            .await
-            .or_service("checkpoint")?
-            .ok_or(ServiceError::NotFound("checkpoint"))
+        // Another server may sign between our sequencing and signing; try
+        // again until the latest checkpoint covers everything we saw.
+        for _ in 0..5 {
+            self.sequence_pending().await?;
+            let size = self.store.audit_size().await.or_service("audit log")?;
+            self.sign_checkpoint().await?;
+            let latest = self
+                .store
+                .latest_checkpoint()
+                .await
+                .or_service("checkpoint")?;
+            if let Some(cp) = latest.filter(|c| c.size >= size) {
+                return Ok(cp);
+            }
+        }
+        Err(ServiceError::Unavailable)
     }
 
     /// A bundle of the events matching `filter`, each with its inclusion
@@ -49,9 +58,18 @@ impl Services {
         let cp = self.checkpoint_now().await?;
         let found = self
             .store
-            .search_events(filter, MAX_EXPORT, 0)
+            .search_events(filter, MAX_EXPORT + 1, 0)
             .await
             .or_service("audit events")?;
+        if found.len() as u64 > MAX_EXPORT {
+            // Never a silently partial export: narrow the period instead.
+            return Err(ServiceError::Invalid(
+                precinct_domain::DomainError::invalid(
+                    "filter",
+                    "more than 1,000,000 events match; export a shorter period",
+                ),
+            ));
+        }
         let mut covered: Vec<(u64, precinct_audit::event::AuditEvent)> = found
             .into_iter()
             .filter_map(|(seq, ev)| seq.filter(|s| *s < cp.size).map(|s| (s, ev)))

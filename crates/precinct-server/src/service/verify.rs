@@ -68,8 +68,11 @@ pub async fn verify_log(
     witness_notes: &[String],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyFailure> {
-    let claimed = store.audit_size().await.map_err(db)?;
+    // Checkpoints first, then the size: on a running system both only grow,
+    // so every checkpoint read is within the size read after it, and later
+    // ones are left for the next run.
     let stored = store.checkpoints().await.map_err(db)?;
+    let claimed = store.audit_size().await.map_err(db)?;
     let mut targets: BTreeMap<u64, Vec<Target>> = BTreeMap::new();
     let mut previous = 0u64;
     for cp in &stored {
@@ -89,13 +92,17 @@ pub async fn verify_log(
             .iter()
             .find_map(|l| l.strip_prefix(PREVIOUS_EXTENSION).map(str::trim))
             .and_then(|v| v.parse::<u64>().ok());
-        if let Some(named) = named {
-            if named != previous {
-                return Err(VerifyFailure::CheckpointMissing {
-                    size: cp.size,
-                    previous: named,
-                });
-            }
+        let Some(named) = named else {
+            return Err(VerifyFailure::CheckpointSignature {
+                size: cp.size,
+                reason: format!("it does not name the checkpoint before it ({PREVIOUS_EXTENSION})"),
+            });
+        };
+        if named != previous {
+            return Err(VerifyFailure::CheckpointMissing {
+                size: cp.size,
+                previous: named,
+            });
         }
         previous = cp.size;
         targets.entry(cp.size).or_default().push(Target {

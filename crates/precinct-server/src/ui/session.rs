@@ -181,6 +181,7 @@ where
         let (mut parts, body) = req.into_parts();
         let session = S::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
+        let headers_path = parts.uri.path().to_owned();
         let header_token = parts
             .headers
             .get(CSRF_HEADER)
@@ -203,7 +204,12 @@ where
         let expected = &ui.auth.session.csrf_token;
         let sent = form.opt("csrf").map(str::to_owned).or(header_token);
         if !sent.is_some_and(|s| tokens_match(&s, expected)) {
-            return Err(problem_response(&headers, &ui.chrome, &Problem::csrf()));
+            let path = headers_path.as_str();
+            let problem = match state.services.deny_csrf(&ui.origin, path).await {
+                Ok(()) => Problem::csrf(),
+                Err(e) => Problem::from(e),
+            };
+            return Err(problem_response(&headers, &ui.chrome, &problem));
         }
         Ok(Posted { session, form })
     }

@@ -37,7 +37,10 @@ CREATE TABLE user_units (
     PRIMARY KEY (user_id, unit_id)
 );
 
+-- Each attempt is counted before its secret is checked; a success removes
+-- its own row again.
 CREATE TABLE login_failures (
+    id TEXT PRIMARY KEY NOT NULL,
     user_id TEXT NOT NULL REFERENCES users (id),
     at BIGINT NOT NULL
 );

@@ -467,7 +467,7 @@ async fn two_servers_write_at_once_and_one_log_verifies(db: TestDb) {
     )
     .await;
     let b = TestApp::spawn_with(
-        db,
+        db.reopen().await,
         AppOptions {
             log_key: Some(same_key()),
             ..Default::default()
@@ -496,6 +496,8 @@ async fn two_servers_write_at_once_and_one_log_verifies(db: TestDb) {
         a.login("nobody", "wrong password here").await;
         b.login("nobody", "wrong password here").await;
     }
+    // A verification while both are still writing sees a consistent log.
+    verify(&a, &[]).await.unwrap();
     for w in writers {
         w.await.unwrap();
     }

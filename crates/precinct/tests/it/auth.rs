@@ -376,3 +376,42 @@ async fn sessions_end_when_the_user_changes(db: TestDb) {
     assert_eq!(app.get("/api/v1/me", Some(&admin)).await.0, 200);
 }
 dbtest!(sessions_end_when_the_user_changes);
+
+async fn concurrent_guesses_cannot_outrun_the_lockout(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    app.onboard("yara", &[Role::Officer]).await;
+    // Twenty guesses at once, the right password among them.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/session"));
+        let password = if i == 13 {
+            GOOD_PASSWORD.to_owned()
+        } else {
+            format!("wrong guess number {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .json(
+                    &json!({"username": "yara", "password": password, "acknowledge_notice": true}),
+                )
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let looked_at = statuses.iter().filter(|s| **s == 401 || **s == 200).count();
+    assert!(
+        looked_at <= 5,
+        "at most five guesses may be checked: {statuses:?}"
+    );
+    let rec = app.db.store.user_by_username("yara").await.unwrap();
+    assert!(rec.user.is_locked(), "{statuses:?}");
+    assert_eq!(app.login("yara", GOOD_PASSWORD).await.0, 403);
+}
+dbtest!(concurrent_guesses_cannot_outrun_the_lockout);

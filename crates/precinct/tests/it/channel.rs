@@ -258,6 +258,17 @@ async fn proxy_header_believed_only_from_trusted_proxies(db: TestDb) {
     ])
     .await;
     assert_eq!(body["channel"]["kind"], "workstation");
+    // A client cannot pretend to be inside: proxies append the address they
+    // saw, so only the right end of the list counts.
+    let (_, body) = me(vec![
+        ("x-client-cert", escaped_pem(&cert)),
+        ("x-forwarded-for", "10.20.3.4, 198.51.100.7".into()),
+    ])
+    .await;
+    assert_eq!(
+        body["channel"]["kind"], "offsite",
+        "a spoofed first hop is ignored"
+    );
     // From outside the workstation's network: off-site.
     let (_, body) = me(vec![
         ("x-client-cert", escaped_pem(&cert)),

@@ -148,29 +148,42 @@ async fn lockout_and_second_factors(db: TestDb) {
     let u = new_user("pete", vec![]);
     s.create_user(&u, t(0), &ev()).await.unwrap();
     for i in 0..4 {
-        assert!(!s
-            .record_failed_login(u.id, t(i * 60), &ev()[0], &ev()[0])
-            .await
-            .unwrap());
+        assert_eq!(
+            s.claim_login_attempt(u.id, t(i * 60))
+                .await
+                .unwrap()
+                .in_window,
+            i as u32 + 1
+        );
     }
     // Twenty minutes later the window has forgotten those four.
-    for i in 0..4 {
-        assert!(!s
-            .record_failed_login(u.id, t(20 * 60 + i), &ev()[0], &ev()[0])
+    assert_eq!(
+        s.claim_login_attempt(u.id, t(20 * 60))
             .await
-            .unwrap());
-    }
-    assert!(s
-        .record_failed_login(u.id, t(20 * 60 + 4), &ev()[0], &ev()[0])
-        .await
-        .unwrap());
+            .unwrap()
+            .in_window,
+        1
+    );
+    s.lock_account(u.id, t(20 * 60), &ev()).await.unwrap();
     assert!(s.user(u.id).await.unwrap().user.is_locked());
+    assert!(matches!(
+        s.lock_account(u.id, t(20 * 60), &[]).await,
+        Err(StoreError::MissingAudit)
+    ));
+    // A locked account gets no session.
+    assert!(matches!(
+        s.create_session(&session(u.id, "z", t(20 * 60)), &ev())
+            .await,
+        Err(StoreError::NotFound)
+    ));
     s.unlock(u.id, t(3600), &ev()).await.unwrap();
     assert!(!s.user(u.id).await.unwrap().user.is_locked());
-    assert!(
-        !s.record_failed_login(u.id, t(3601), &ev()[0], &ev()[0])
+    assert_eq!(
+        s.claim_login_attempt(u.id, t(3601))
             .await
-            .unwrap(),
+            .unwrap()
+            .in_window,
+        1,
         "unlock forgets old failures"
     );
 

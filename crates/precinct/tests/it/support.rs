@@ -87,6 +87,16 @@ impl Drop for DbGuard {
 }
 
 impl TestDb {
+    /// The same database through a pool of its own, as a second server
+    /// process would have it.
+    pub async fn reopen(&self) -> Self {
+        Self {
+            store: Store::open(&self.url).await.expect("reopen"),
+            url: self.url.clone(),
+            _guard: self._guard.clone(),
+        }
+    }
+
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("precinct.db").display());
