@@ -88,7 +88,9 @@ async fn browser(driver: &Driver, chromium: &str, width: u32, height: u32) -> Cl
 }
 
 async fn fill(c: &Client, css: &str, text: &str) {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .send_keys(text)
@@ -97,7 +99,9 @@ async fn fill(c: &Client, css: &str, text: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
@@ -106,7 +110,9 @@ async fn click(c: &Client, css: &str) {
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()
@@ -116,6 +122,19 @@ async fn text(c: &Client, css: &str) -> String {
 
 async fn path(c: &Client) -> String {
     c.current_url().await.unwrap().path().to_owned()
+}
+
+/// Waits (up to 10 s) for a navigation that a click started to land on
+/// `want`; returns where the browser is.
+async fn landed(c: &Client, want: &str) -> String {
+    for _ in 0..100 {
+        let p = path(c).await;
+        if p == want {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    path(c).await
 }
 
 fn save_screenshot(name: &str, png: &[u8]) -> std::path::PathBuf {
@@ -166,14 +185,34 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     .await
     .unwrap();
     click(&c, "#login-submit").await;
+    // The refused form comes back with the password emptied (never echoed).
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let value = c
+            .find(Locator::Css("#password"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        if value.as_deref() == Some("") {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reloaded, "the login was refused and the form shown again");
     assert_eq!(path(&c).await, "/login");
-    assert!(text(&c, "body").await.contains("notice"));
+    assert!(
+        text(&c, "body").await.contains("acknowledge"),
+        "the page says why"
+    );
 
     fill(&c, "#password", &otp).await;
     click(&c, "#acknowledge_notice").await;
     click(&c, "#login-submit").await;
     assert_eq!(
-        path(&c).await,
+        landed(&c, "/password").await,
         "/password",
         "a one-time password must be replaced first"
     );
@@ -181,7 +220,7 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     fill(&c, "#new_password", GOOD_PASSWORD).await;
     fill(&c, "#confirm_password", GOOD_PASSWORD).await;
     click(&c, "#password-submit").await;
-    assert_eq!(path(&c).await, "/mfa/enrol");
+    assert_eq!(landed(&c, "/mfa/enrol").await, "/mfa/enrol");
 
     let qr = c.find(Locator::Css("#totp-qr svg")).await;
     assert!(qr.is_ok(), "the enrolment page shows a QR code");
@@ -198,6 +237,11 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
         .code_at(app.clock.now().as_secs());
     fill(&c, "#code", &code).await;
     click(&c, "#enrol-submit").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#recovery-codes li"))
+        .await
+        .expect("the recovery codes page");
     let codes = c
         .find_all(Locator::Css("#recovery-codes li"))
         .await
@@ -206,7 +250,7 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     save_screenshot("recovery-codes.png", &c.screenshot().await.unwrap());
     click(&c, "#continue").await;
 
-    assert_eq!(path(&c).await, "/home");
+    assert_eq!(landed(&c, "/home").await, "/home");
     let channel = c.find(Locator::Css("#channel")).await.unwrap();
     assert_eq!(
         channel.attr("data-channel").await.unwrap().as_deref(),
@@ -222,19 +266,19 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
 
     // Logging out and in again asks for the second factor.
     click(&c, "#logout").await;
-    assert_eq!(path(&c).await, "/login");
+    assert_eq!(landed(&c, "/login").await, "/login");
     app.advance(Duration::from_secs(30));
     fill(&c, "#username", "quinn").await;
     fill(&c, "#password", GOOD_PASSWORD).await;
     click(&c, "#acknowledge_notice").await;
     click(&c, "#login-submit").await;
-    assert_eq!(path(&c).await, "/login/mfa");
+    assert_eq!(landed(&c, "/login/mfa").await, "/login/mfa");
     let code = TotpSecret::from_base32(&secret)
         .unwrap()
         .code_at(app.clock.now().as_secs());
     fill(&c, "#code", &code).await;
     click(&c, "#mfa-submit").await;
-    assert_eq!(path(&c).await, "/home");
+    assert_eq!(landed(&c, "/home").await, "/home");
     c.close().await.unwrap();
 
     // The same page on a phone-sized screen.
