@@ -105,20 +105,29 @@ pub async fn set_units(
     Ok(Json(UserView::from(&u)))
 }
 
+/// The account actions that take no body and answer with the user.
+#[derive(Debug, Clone, Copy)]
+enum UserAction {
+    Disable,
+    Enable,
+    Unlock,
+    ResetMfa,
+}
+
 async fn user_action(
     state: &AppState,
     caller: &ActiveUser,
     id: Uuid,
-    action: &str,
+    action: UserAction,
 ) -> ApiResult<Json<UserView>> {
     let a = actor(caller);
     let id = UserId::from_uuid(id);
     let s = &state.services;
     let u = match action {
-        "disable" => s.set_user_status(a, id, UserStatus::Disabled).await?,
-        "enable" => s.set_user_status(a, id, UserStatus::Active).await?,
-        "unlock" => s.unlock_user(a, id).await?,
-        _ => s.reset_mfa(a, id).await?,
+        UserAction::Disable => s.set_user_status(a, id, UserStatus::Disabled).await?,
+        UserAction::Enable => s.set_user_status(a, id, UserStatus::Active).await?,
+        UserAction::Unlock => s.unlock_user(a, id).await?,
+        UserAction::ResetMfa => s.reset_mfa(a, id).await?,
     };
     Ok(Json(UserView::from(&u)))
 }
@@ -130,7 +139,7 @@ pub async fn disable_user(
     caller: ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    user_action(&state, &caller, id, "disable").await
+    user_action(&state, &caller, id, UserAction::Disable).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "admin", params(("id" = Uuid, Path)),
@@ -140,7 +149,7 @@ pub async fn enable_user(
     caller: ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    user_action(&state, &caller, id, "enable").await
+    user_action(&state, &caller, id, UserAction::Enable).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "admin", params(("id" = Uuid, Path)),
@@ -150,7 +159,7 @@ pub async fn unlock_user(
     caller: ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    user_action(&state, &caller, id, "unlock").await
+    user_action(&state, &caller, id, UserAction::Unlock).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-mfa", tag = "admin", params(("id" = Uuid, Path)),
@@ -160,7 +169,7 @@ pub async fn reset_mfa(
     caller: ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserView>> {
-    user_action(&state, &caller, id, "reset-mfa").await
+    user_action(&state, &caller, id, UserAction::ResetMfa).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "admin", params(("id" = Uuid, Path)),
