@@ -45,9 +45,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    state
-        .metrics
-        .sync_audit_failures(state.services.store.audit_write_failures());
+    state.metrics.sync_failures(
+        state.services.store.audit_write_failures(),
+        state
+            .services
+            .witness_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     (
         [(
             header::CONTENT_TYPE,

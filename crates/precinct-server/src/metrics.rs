@@ -30,11 +30,14 @@ pub struct Metrics {
     pub storage_failures: Counter,
     /// Mirrors the store's count of failed audit writes.
     pub audit_failures: Counter,
+    /// Mirrors the count of failed copies to the witness file.
+    pub witness_failures: Counter,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let audit_failures = Counter::default();
+        let witness_failures = Counter::default();
         let mut registry = Registry::with_prefix("precinct");
         let http_responses = Family::<StatusLabels, Counter>::default();
         let logins = Family::<OutcomeLabels, Counter>::default();
@@ -61,6 +64,11 @@ impl Default for Metrics {
             "Actions refused because their audit event could not be written",
             audit_failures.clone(),
         );
+        registry.register(
+            "witness_write_failures",
+            "Checkpoints that could not be appended to the witness file (retried)",
+            witness_failures.clone(),
+        );
         Self {
             registry,
             http_responses,
@@ -68,6 +76,7 @@ impl Default for Metrics {
             channels,
             storage_failures,
             audit_failures,
+            witness_failures,
         }
     }
 }
@@ -81,11 +90,16 @@ impl Metrics {
             .inc();
     }
 
-    /// Brings the audit-failure counter up to the store's count.
-    pub fn sync_audit_failures(&self, total: u64) {
-        let seen = self.audit_failures.get();
-        if total > seen {
-            self.audit_failures.inc_by(total - seen);
+    /// Brings the mirrored counters up to their sources' counts.
+    pub fn sync_failures(&self, audit: u64, witness: u64) {
+        for (counter, total) in [
+            (&self.audit_failures, audit),
+            (&self.witness_failures, witness),
+        ] {
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
         }
     }
 

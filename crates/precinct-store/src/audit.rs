@@ -313,13 +313,18 @@ impl Store {
     }
 
     /// The inclusion proof of entry `seq` in the log of `size`.
+    /// One indexed lookup; a size beyond the log finds nodes missing and is
+    /// "not found".
     pub async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>> {
-        if seq >= size || size > self.audit_size().await? {
+        if seq >= size {
             return Err(StoreError::NotFound);
         }
         let keys = merkle::required_nodes(Some(seq), None, size);
         let mut conn = self.pool.acquire().await?;
-        let mut nodes = self.nodes_in(&mut conn, &keys).await?;
+        let mut nodes = match self.nodes_in(&mut conn, &keys).await {
+            Err(StoreError::Corrupt(_)) => return Err(StoreError::NotFound),
+            other => other?,
+        };
         merkle::inclusion_proof(&mut nodes, seq, size).ok_or(StoreError::NotFound)
     }
 

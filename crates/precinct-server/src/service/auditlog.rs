@@ -68,12 +68,34 @@ impl Services {
             Err(precinct_store::StoreError::Conflict(_)) => return Ok(None),
             Err(e) => return Err(ServiceError::from_store(e, "checkpoint")),
         }
-        if let Some(path) = &self.witness_file {
-            if let Err(e) = append_witness(path, &cp.note) {
-                tracing::error!(error = %e, "cannot append the checkpoint to the witness file");
+        self.copy_to_witness(&cp.note);
+        Ok(Some(cp))
+    }
+
+    /// Appends a checkpoint (and any that failed before, in order) to the
+    /// witness file; what cannot be written now is kept for the next time
+    /// and counted in `/metrics`.
+    fn copy_to_witness(&self, note: &str) {
+        let Some(path) = &self.witness_file else {
+            return;
+        };
+        let Ok(mut backlog) = self.witness_backlog.lock() else {
+            return;
+        };
+        backlog.push(note.to_owned());
+        while let Some(first) = backlog.first() {
+            match append_witness(path, first) {
+                Ok(()) => {
+                    backlog.remove(0);
+                }
+                Err(e) => {
+                    self.witness_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!(error = %e, waiting = backlog.len(), "cannot append checkpoints to the witness file; will retry");
+                    break;
+                }
             }
         }
-        Ok(Some(cp))
     }
 
     pub fn log_verifier(&self) -> LogVerifier {

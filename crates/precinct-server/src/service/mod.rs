@@ -30,6 +30,10 @@ pub struct Services {
     pub witness_file: Option<std::path::PathBuf>,
     /// Shared transactions for audit-only writes, when switched on.
     pub group_commit: Option<audit::GroupCommit>,
+    /// Checkpoints not yet copied to the witness file (retried each time a
+    /// checkpoint is signed) and how many copies failed.
+    pub witness_backlog: Arc<std::sync::Mutex<Vec<String>>>,
+    pub witness_failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Services {
@@ -46,6 +50,8 @@ impl Services {
             log_key: Arc::new(log_key),
             witness_file: None,
             group_commit: None,
+            witness_backlog: Default::default(),
+            witness_failures: Default::default(),
         }
     }
 

@@ -32,6 +32,8 @@ struct Args {
     writers: usize,
     proof_log: u64,
     proofs: usize,
+    /// Run only the proof part (`--only proof`).
+    only_proof: bool,
 }
 
 fn parse_args() -> Args {
@@ -42,6 +44,7 @@ fn parse_args() -> Args {
         writers: 64,
         proof_log: 10_000_000,
         proofs: 10_000,
+        only_proof: false,
     };
     let mut it = std::env::args().skip(1);
     let Some(cmd) = it.next() else { usage() };
@@ -57,6 +60,7 @@ fn parse_args() -> Args {
             "--writers" => a.writers = val().parse().unwrap_or_else(|_| usage()),
             "--proof-log" => a.proof_log = val().parse().unwrap_or_else(|_| usage()),
             "--proofs" => a.proofs = val().parse().unwrap_or_else(|_| usage()),
+            "--only" => a.only_proof = val() == "proof",
             _ => usage(),
         }
     }
@@ -66,7 +70,7 @@ fn parse_args() -> Args {
 fn usage() -> ! {
     eprintln!(
         "usage: precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
-         [--writers 64] [--proof-log 10000000] [--proofs 10000]"
+         [--writers 64] [--proof-log 10000000] [--proofs 10000] [--only proof]"
     );
     std::process::exit(2)
 }
@@ -188,8 +192,15 @@ async fn main() {
         sha * 300.0 / 1048576.0
     );
 
+    if !args.only_proof {
+        sequencing_and_verify(&args, fsync, sha).await;
+    }
+    proofs(&args).await;
+}
+
+async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
     // Durable sequencing under concurrent writers.
-    let (url, cleanup) = fresh_db(&args, "seq").await;
+    let (url, cleanup) = fresh_db(args, "seq").await;
     let store = open(&url).await;
     let services = Services::new(
         store.clone(),
@@ -291,9 +302,11 @@ async fn main() {
     );
     store.close().await;
     drop_db(cleanup).await;
+}
 
+async fn proofs(args: &Args) {
     // Inclusion proofs in a large log.
-    let (url, cleanup) = fresh_db(&args, "proof").await;
+    let (url, cleanup) = fresh_db(args, "proof").await;
     let store = open(&url).await;
     let t = Instant::now();
     let size = args.proof_log;

@@ -525,3 +525,40 @@ async fn two_servers_write_at_once_and_one_log_verifies(db: TestDb) {
     assert_eq!(events_of(&a, "test.concurrent").await.len(), 320);
 }
 dbtest!(two_servers_write_at_once_and_one_log_verifies);
+
+async fn a_witness_that_cannot_be_written_is_counted_and_caught_up(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("later").join("checkpoints.txt");
+    let app = TestApp::spawn_with(
+        db,
+        AppOptions {
+            witness_file: Some(witness.clone()),
+            log_keeper: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    some_events(&app, 3).await;
+    checkpoint(&app).await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("precinct_witness_write_failures_total 1"),
+        "{metrics}"
+    );
+    // Once the directory exists, the missed checkpoint goes out with the next.
+    std::fs::create_dir_all(witness.parent().unwrap()).unwrap();
+    some_events(&app, 3).await;
+    checkpoint(&app).await;
+    let notes = read_witness(&std::fs::read_to_string(&witness).unwrap());
+    assert_eq!(notes.len(), 2);
+    assert!(verify(&app, &notes).await.is_ok());
+}
+dbtest!(a_witness_that_cannot_be_written_is_counted_and_caught_up);
