@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 use std::collections::HashMap;
 
-use crate::{int, opt_text, text, Engine, Result, Store, StoreError};
+use crate::{int, opt_text, text, Engine, Result, Store, StoreError, WriteTx};
 
 const EVENT_COLUMNS: &str =
     "id, time_us, actor_id, actor_name, session_id, channel, workstation_id, \
@@ -95,6 +95,23 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
 /// Writes events and queues them for sequencing, inside the caller's
 /// transaction: they commit or vanish with the change they record.
 pub(crate) async fn append_events(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<()> {
+    insert_events(conn, events).await?;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO audit_pending (event_id) VALUES {}",
+            placeholders(chunk.len(), 1)
+        );
+        let mut q = sqlx::query::<Any>(&sql);
+        for e in chunk {
+            q = q.bind(e.id.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes events (not queued).
+async fn insert_events(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<()> {
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
@@ -119,15 +136,6 @@ pub(crate) async fn append_events(conn: &mut AnyConnection, events: &[AuditEvent
                 .bind(e.reason.clone())
                 .bind(e.grant_id.clone())
                 .bind(e.request_id.clone());
-        }
-        q.execute(&mut *conn).await?;
-        let sql = format!(
-            "INSERT INTO audit_pending (event_id) VALUES {}",
-            placeholders(chunk.len(), 1)
-        );
-        let mut q = sqlx::query::<Any>(&sql);
-        for e in chunk {
-            q = q.bind(e.id.clone());
         }
         q.execute(&mut *conn).await?;
     }
@@ -156,11 +164,10 @@ impl Store {
         self.commit_with(tx, events).await
     }
 
-    /// Gives up to `max` queued events their place in the log, in one
-    /// transaction: log rows, subtree hashes, the new size, and the queue
-    /// entries removed, all or nothing. One sequencer runs at a time, across
-    /// every server on the database. Returns how many were sequenced.
-    pub async fn sequence_pending(&self, max: usize) -> Result<u64> {
+    /// Takes the sequencer's turn in a write transaction (one sequencer at
+    /// a time, across every server on the database) and returns the log's
+    /// size.
+    async fn sequencer_turn(&self) -> Result<(WriteTx, u64)> {
         let mut tx = self.begin_write().await?;
         if self.engine == Engine::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -175,7 +182,67 @@ impl Store {
         let row = sqlx::query("SELECT size FROM audit_state WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let mut size = u64_of(int(&row, "size")?)?;
+        let size = u64_of(int(&row, "size")?)?;
+        Ok((tx, size))
+    }
+
+    /// Appends events to the Merkle log at `size` inside `tx`: log rows,
+    /// the subtree hashes they complete, and the new size.
+    async fn append_to_log(
+        &self,
+        tx: &mut WriteTx,
+        mut size: u64,
+        events: &[AuditEvent],
+    ) -> Result<()> {
+        let mut nodes = self.nodes_in(tx, &frontier_keys(size)).await?;
+        let mut log_rows: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(events.len());
+        let mut node_rows: Vec<(i64, i64, Vec<u8>)> = Vec::with_capacity(events.len() * 2);
+        for event in events {
+            let leaf = event.leaf_hash();
+            let done = completed_nodes(size, leaf, |l, i| nodes.get(&(l, i)).copied())
+                .ok_or_else(|| StoreError::Corrupt("audit log subtree missing".into()))?;
+            for (l, i, h) in done {
+                nodes.insert((l, i), h);
+                node_rows.push((i64::from(l), i64_of(i)?, h.to_vec()));
+            }
+            log_rows.push((i64_of(size)?, event.id.clone(), leaf.to_vec()));
+            size += 1;
+        }
+        for chunk in log_rows.chunks(ROWS_PER_INSERT * 4) {
+            let sql = format!(
+                "INSERT INTO audit_log (seq, event_id, leaf_hash) VALUES {}",
+                placeholders(chunk.len(), 3)
+            );
+            let mut q = sqlx::query::<Any>(&sql);
+            for (seq, id, leaf) in chunk {
+                q = q.bind(*seq).bind(id.clone()).bind(leaf.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for chunk in node_rows.chunks(ROWS_PER_INSERT * 4) {
+            let sql = format!(
+                "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
+                placeholders(chunk.len(), 3)
+            );
+            let mut q = sqlx::query::<Any>(&sql);
+            for (l, i, h) in chunk {
+                q = q.bind(*l).bind(*i).bind(h.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
+            .bind(i64_of(size)?)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up to `max` queued events (those written inside business
+    /// transactions) their place in the log, in one transaction: log rows,
+    /// subtree hashes, the new size, and the queue entries removed, all or
+    /// nothing. Returns how many were sequenced.
+    pub async fn sequence_pending(&self, max: usize) -> Result<u64> {
+        let (mut tx, size) = self.sequencer_turn().await?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let rows = sqlx::query(&format!(
             "SELECT p.ingest, {} FROM audit_pending p JOIN audit_events e ON e.id = p.event_id \
@@ -193,45 +260,15 @@ impl Store {
             tx.commit().await?;
             return Ok(0);
         }
-        let mut nodes = self.nodes_in(&mut tx, &frontier_keys(size)).await?;
-        let mut log_rows: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(rows.len());
-        let mut node_rows: Vec<(i64, i64, Vec<u8>)> = Vec::with_capacity(rows.len() * 2);
-        let mut ingests: Vec<i64> = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let event = event_from_row(row)?;
-            let leaf = event.leaf_hash();
-            let done = completed_nodes(size, leaf, |l, i| nodes.get(&(l, i)).copied())
-                .ok_or_else(|| StoreError::Corrupt("audit log subtree missing".into()))?;
-            for (l, i, h) in done {
-                nodes.insert((l, i), h);
-                node_rows.push((i64::from(l), i64_of(i)?, h.to_vec()));
-            }
-            log_rows.push((i64_of(size)?, event.id, leaf.to_vec()));
-            ingests.push(int(row, "ingest")?);
-            size += 1;
-        }
-        for chunk in log_rows.chunks(ROWS_PER_INSERT * 4) {
-            let sql = format!(
-                "INSERT INTO audit_log (seq, event_id, leaf_hash) VALUES {}",
-                placeholders(chunk.len(), 3)
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (seq, id, leaf) in chunk {
-                q = q.bind(*seq).bind(id.clone()).bind(leaf.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in node_rows.chunks(ROWS_PER_INSERT * 4) {
-            let sql = format!(
-                "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
-                placeholders(chunk.len(), 3)
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (l, i, h) in chunk {
-                q = q.bind(*l).bind(*i).bind(h.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let ingests = rows
+            .iter()
+            .map(|r| int(r, "ingest"))
+            .collect::<Result<Vec<_>>>()?;
+        self.append_to_log(&mut tx, size, &events).await?;
         // Only the queue entries this batch read: on PostgreSQL an event with
         // a lower number may commit later, and must wait for the next batch.
         for chunk in ingests.chunks(ROWS_PER_INSERT * 4) {
@@ -246,12 +283,27 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
-            .bind(i64_of(size)?)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
+    }
+
+    /// Writes events that accompany no change and sequences them at once,
+    /// in one transaction (the group-commit path): no queue, no second pass.
+    pub async fn record_and_sequence(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Err(StoreError::MissingAudit);
+        }
+        let written = async {
+            let (mut tx, size) = self.sequencer_turn().await?;
+            insert_events(&mut tx, events).await?;
+            self.append_to_log(&mut tx, size, events).await?;
+            tx.commit().await
+        }
+        .await;
+        if written.is_err() {
+            self.audit_write_failed();
+        }
+        written
     }
 
     async fn nodes_in(

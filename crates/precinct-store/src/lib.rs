@@ -142,7 +142,7 @@ impl Store {
         Ok(())
     }
 
-    fn audit_write_failed(&self) {
+    pub(crate) fn audit_write_failed(&self) {
         self.audit_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::error!("an audit event could not be written; the action was refused");

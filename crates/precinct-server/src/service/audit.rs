@@ -199,8 +199,9 @@ impl GroupCommit {
                         Err(_) => break,
                     }
                 }
+                // Written and given their place in the log in one go.
                 let result = store
-                    .record_events(&events)
+                    .record_and_sequence(&events)
                     .await
                     .map_err(|e| e.to_string());
                 for ack in acks {
