@@ -188,13 +188,11 @@ async fn first_login_enrols_mfa_and_shows_the_channel() {
     // The refused form comes back with the password emptied (never echoed).
     let mut reloaded = false;
     for _ in 0..100 {
-        let value = c
-            .find(Locator::Css("#password"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap();
+        // Mid-navigation the field can be missing or stale: not yet.
+        let value = match c.find(Locator::Css("#password")).await {
+            Ok(e) => e.prop("value").await.ok().flatten(),
+            Err(_) => None,
+        };
         if value.as_deref() == Some("") {
             reloaded = true;
             break;
