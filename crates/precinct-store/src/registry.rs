@@ -174,25 +174,45 @@ impl Store {
         fp: &Fingerprint,
         events: &[AuditEvent],
     ) -> Result<()> {
+        self.bind_fingerprint(
+            "devices",
+            "UPDATE workstations SET fingerprint = $1 WHERE id = $2",
+            &id.to_string(),
+            fp,
+            events,
+        )
+        .await
+    }
+
+    /// Binds `fp` with `update` (`$1` the fingerprint, `$2` the id) unless
+    /// the `other` registry table already holds it: one certificate, one
+    /// binding.
+    async fn bind_fingerprint(
+        &self,
+        other: &str,
+        update: &str,
+        id: &str,
+        fp: &Fingerprint,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let taken = sqlx::query("SELECT id FROM devices WHERE fingerprint = $1")
+        let taken = sqlx::query(&format!("SELECT id FROM {other} WHERE fingerprint = $1"))
             .bind(fp.as_str().to_owned())
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
             return Err(StoreError::Conflict("certificate fingerprint"));
         }
-        let done = sqlx::query("UPDATE workstations SET fingerprint = $1 WHERE id = $2")
+        let done = sqlx::query(update)
             .bind(fp.as_str().to_owned())
-            .bind(id.to_string())
+            .bind(id.to_owned())
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_on_unique(e, "certificate fingerprint"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.commit_with(tx, events).await?;
-        Ok(())
+        self.commit_with(tx, events).await
     }
 
     pub async fn enroll_device(
@@ -275,26 +295,14 @@ impl Store {
         fp: &Fingerprint,
         events: &[AuditEvent],
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let taken = sqlx::query("SELECT id FROM workstations WHERE fingerprint = $1")
-            .bind(fp.as_str().to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict("certificate fingerprint"));
-        }
-        let done =
-            sqlx::query("UPDATE devices SET fingerprint = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(fp.as_str().to_owned())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::conflict_on_unique(e, "certificate fingerprint"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.commit_with(tx, events).await?;
-        Ok(())
+        self.bind_fingerprint(
+            "workstations",
+            "UPDATE devices SET fingerprint = $1 WHERE id = $2 AND revoked_at IS NULL",
+            &id.to_string(),
+            fp,
+            events,
+        )
+        .await
     }
 
     /// What a presented certificate is bound to.
