@@ -270,16 +270,28 @@ pub struct CompactRange {
 
 impl CompactRange {
     pub fn append(&mut self, leaf: Hash) {
-        let mut item = (0u32, leaf);
-        while let Some(&(level, left)) = self.stack.last() {
-            if level != item.0 {
+        self.push_subtree(0, leaf);
+    }
+
+    /// Appends a whole perfect subtree of 2^level leaves, given its hash.
+    /// The tree's size must be a multiple of 2^level (as it is when the
+    /// subtrees come from a compact range of a range that starts there).
+    pub fn push_subtree(&mut self, level: u32, hash: Hash) {
+        let mut item = (level, hash);
+        while let Some(&(l, left)) = self.stack.last() {
+            if l != item.0 {
                 break;
             }
             self.stack.pop();
-            item = (level + 1, node_hash(&left, &item.1));
+            item = (l + 1, node_hash(&left, &item.1));
         }
         self.stack.push(item);
-        self.size += 1;
+        self.size += 1u64 << level;
+    }
+
+    /// The perfect subtrees, largest first, as (level, hash).
+    pub fn subtrees(&self) -> &[(u32, Hash)] {
+        &self.stack
     }
     pub fn size(&self) -> u64 {
         self.size
@@ -349,6 +361,35 @@ mod tests {
     fn h(s: &str) -> Hash {
         let v = hex::decode(s).expect("hex");
         v.try_into().expect("32 bytes")
+    }
+
+    #[test]
+    fn compact_ranges_of_aligned_chunks_join_to_the_same_roots() {
+        let leaves: Vec<Hash> = (0u32..100).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut whole = CompactRange::default();
+        let mut roots = Vec::new();
+        for l in &leaves {
+            whole.append(*l);
+            roots.push(whole.root());
+        }
+        // Chunks of 16 from 0, each with its own range, joined in order;
+        // a prefix of a chunk joined to the tree before it gives that size's root.
+        let mut joined = CompactRange::default();
+        for chunk in leaves.chunks(16) {
+            let mut part = CompactRange::default();
+            for l in chunk {
+                part.append(*l);
+                let mut at = joined.clone();
+                for &(level, hash) in part.subtrees() {
+                    at.push_subtree(level, hash);
+                }
+                assert_eq!(at.root(), roots[(at.size() - 1) as usize]);
+            }
+            for &(level, hash) in part.subtrees() {
+                joined.push_subtree(level, hash);
+            }
+        }
+        assert_eq!((joined.size(), joined.root()), (100, whole.root()));
     }
 
     const LEAVES: [&str; 8] = [

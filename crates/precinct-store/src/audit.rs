@@ -3,30 +3,39 @@
 //! the Merkle log, the perfect subtree hashes that proofs read, and signed
 //! checkpoints. No code path updates or deletes an event.
 
-use precinct_audit::event::AuditEvent;
-use precinct_audit::merkle::{self, completed_nodes, Hash};
+use precinct_audit::event::{AuditEvent, EventRef};
+use precinct_audit::merkle::{self, completed_nodes, CompactRange, Hash};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row};
 use std::collections::HashMap;
 
-use crate::{int, opt_text, text, Engine, Result, Store, StoreError, WriteTx};
+mod native_pg;
+mod native_sqlite;
+
+pub(crate) use native_sqlite::SqliteNative;
+
+use crate::{int, opt_text, text, Engine, Native, Result, Store, StoreError};
 
 const EVENT_COLUMNS: &str =
     "id, time_us, actor_id, actor_name, session_id, channel, workstation_id, \
      device_id, source_ip, action, object_type, object_id, outcome, reason, grant_id, request_id";
-const EVENT_COLUMN_COUNT: usize = 16;
+/// An event's row: its place in the log, the event, and its leaf hash.
+pub(crate) const ENTRY_COLUMNS: &str =
+    "seq, id, time_us, actor_id, actor_name, session_id, channel, workstation_id, \
+     device_id, source_ip, action, object_type, object_id, outcome, reason, grant_id, request_id, \
+     leaf_hash";
+const ENTRY_COLUMN_COUNT: usize = 18;
 /// Rows per multi-row INSERT: stays under SQLite's bind limit.
 const ROWS_PER_INSERT: usize = 20;
 /// Serialises sequencers on PostgreSQL (any constant both sides agree on).
-const SEQUENCER_LOCK: i64 = 0x5052_4543_494e_4354;
+pub(crate) const SEQUENCER_LOCK: i64 = 0x5052_4543_494e_4354;
 
-/// An entry of the log as stored: its place, the event (None if the event
-/// row is gone), and the leaf hash the sequencer computed.
+/// An entry of the log as stored: its place, the event, and the leaf hash
+/// computed when it was written.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
     pub seq: u64,
-    pub event_id: String,
-    pub event: Option<AuditEvent>,
+    pub event: AuditEvent,
     pub leaf_hash: Vec<u8>,
 }
 
@@ -70,6 +79,168 @@ fn i64_of(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt("log position out of range".into()))
 }
 
+/// The search index's terms for an event: who acted, and on what.
+pub(crate) fn search_terms(
+    actor_id: Option<&str>,
+    object_type: Option<&str>,
+    object_id: Option<&str>,
+) -> impl Iterator<Item = String> {
+    let actor = actor_id.map(|a| format!("actor:{a}"));
+    let object = match (object_type, object_id) {
+        (Some(t), Some(i)) => Some(format!("object:{t}:{i}")),
+        _ => None,
+    };
+    actor.into_iter().chain(object)
+}
+
+fn term_for(e: &EventRef<'_>, term: &str) -> bool {
+    if let Some(a) = term.strip_prefix("actor:") {
+        return e.actor_id == Some(a);
+    }
+    match (term.strip_prefix("object:"), e.object_type, e.object_id) {
+        (Some(rest), Some(t), Some(i)) => rest
+            .strip_prefix(t)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|r| r == i),
+        _ => false,
+    }
+}
+
+/// What checking a chunk of the log found: the compact range of the leaves
+/// recomputed from its events (perfect subtrees, largest first), the same
+/// at each size asked for inside the chunk, and the first problem, if any.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkCheck {
+    pub range: Vec<(u32, Hash)>,
+    pub marks: Vec<(u64, Vec<(u32, Hash)>)>,
+    pub problem: Option<ChunkProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkProblem {
+    /// Entry `seq` is missing; the next one present is `next`.
+    Gap { seq: u64, next: u64 },
+    /// The event at `seq` no longer hashes to the leaf written with it.
+    Changed { seq: u64, event_id: String },
+    /// The search index's entries for `seq` differ from its event.
+    SearchIndex { seq: u64 },
+}
+
+/// Checks entries fed in log order against what the log should hold.
+pub(crate) struct ChunkChecker {
+    from: u64,
+    to: u64,
+    tree: CompactRange,
+    marks: std::iter::Peekable<std::vec::IntoIter<u64>>,
+    indexed: u64,
+    next: u64,
+    index: std::vec::IntoIter<(u64, String)>,
+    pending: Option<(u64, String)>,
+    buf: Vec<u8>,
+    out: ChunkCheck,
+}
+
+impl ChunkChecker {
+    /// `index`: the search index's rows for `from..to`, by (seq, term);
+    /// `marks`: sizes in `from+1..=to` to report the range at, ascending.
+    pub(crate) fn new(
+        (from, to): (u64, u64),
+        indexed: u64,
+        index: Vec<(u64, String)>,
+        marks: Vec<u64>,
+    ) -> Self {
+        let mut index = index.into_iter();
+        let pending = index.next();
+        Self {
+            from,
+            to,
+            tree: CompactRange::default(),
+            marks: marks.into_iter().peekable(),
+            indexed,
+            next: from,
+            index,
+            pending,
+            buf: Vec::with_capacity(512),
+            out: ChunkCheck::default(),
+        }
+    }
+
+    fn fail(&mut self, p: ChunkProblem) -> bool {
+        self.out.problem = Some(p);
+        false
+    }
+
+    /// Checks one entry; false once a problem is found (stop feeding).
+    pub(crate) fn entry(&mut self, seq: u64, e: &EventRef<'_>, stored_leaf: &[u8]) -> bool {
+        if seq != self.next {
+            return self.fail(ChunkProblem::Gap {
+                seq: self.next,
+                next: seq,
+            });
+        }
+        let leaf = e.leaf_hash_with(&mut self.buf);
+        if leaf.as_slice() != stored_leaf {
+            return self.fail(ChunkProblem::Changed {
+                seq,
+                event_id: e.id.to_owned(),
+            });
+        }
+        // Index rows for earlier places point at nothing.
+        if self.pending.as_ref().is_some_and(|(s, _)| *s < seq) {
+            let at = self.pending.as_ref().map_or(seq, |(s, _)| *s);
+            return self.fail(ChunkProblem::SearchIndex { seq: at });
+        }
+        let mut found = 0usize;
+        while let Some((s, term)) = &self.pending {
+            if *s != seq {
+                break;
+            }
+            if !term_for(e, term) {
+                return self.fail(ChunkProblem::SearchIndex { seq });
+            }
+            found += 1;
+            self.pending = self.index.next();
+        }
+        let expected = usize::from(e.actor_id.is_some())
+            + usize::from(e.object_type.is_some() && e.object_id.is_some());
+        // Behind the index's end every term must be there; past it, the
+        // indexer may be part way.
+        if (seq < self.indexed && found != expected) || found > expected {
+            return self.fail(ChunkProblem::SearchIndex { seq });
+        }
+        self.tree.append(leaf);
+        self.next += 1;
+        if self.marks.next_if_eq(&self.next).is_some() {
+            self.out
+                .marks
+                .push((self.next, self.tree.subtrees().to_vec()));
+        }
+        true
+    }
+
+    pub(crate) fn finish(mut self) -> ChunkCheck {
+        debug_assert_eq!(self.from + self.tree.size(), self.next);
+        self.out.range = self.tree.subtrees().to_vec();
+        if self.out.problem.is_none() {
+            if self.next != self.to {
+                let (seq, next) = (self.next, self.to);
+                self.fail(ChunkProblem::Gap { seq, next });
+            } else if let Some((seq, _)) = self.pending.take() {
+                self.fail(ChunkProblem::SearchIndex { seq });
+            }
+        }
+        self.out
+    }
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<LogEntry> {
+    Ok(LogEntry {
+        seq: u64_of(int(row, "seq")?)?,
+        event: event_from_row(row)?,
+        leaf_hash: row.try_get("leaf_hash")?,
+    })
+}
+
 pub(crate) fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     Ok(AuditEvent {
         v: precinct_audit::event::ENCODING_VERSION,
@@ -92,34 +263,48 @@ pub(crate) fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
     })
 }
 
-/// Writes events and queues them for sequencing, inside the caller's
-/// transaction: they commit or vanish with the change they record.
-pub(crate) async fn append_events(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<()> {
-    insert_events(conn, events).await?;
-    for chunk in events.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO audit_pending (event_id) VALUES {}",
-            placeholders(chunk.len(), 1)
-        );
-        let mut q = sqlx::query::<Any>(&sql);
-        for e in chunk {
-            q = q.bind(e.id.clone());
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
+/// The subtree hashes appending needs, read through `Any`.
+async fn frontier_nodes(conn: &mut AnyConnection, size: u64) -> Result<HashMap<(u32, u64), Hash>> {
+    nodes_in(conn, &frontier_keys(size)).await
 }
 
-/// Writes events (not queued).
-async fn insert_events(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<()> {
-    for chunk in events.chunks(ROWS_PER_INSERT) {
+/// Gives events their place in the log inside the caller's write
+/// transaction: they commit or vanish with the change they record. On
+/// PostgreSQL an advisory lock makes one transaction at a time, across every
+/// server, the sequencer; it is held only from here to the commit.
+pub(crate) async fn sequence_in(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    events: &[AuditEvent],
+) -> Result<()> {
+    if engine == Engine::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEQUENCER_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    // A write first: on SQLite this takes the write lock before any read.
+    sqlx::query("UPDATE audit_state SET size = size WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query("SELECT size FROM audit_state WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let size = u64_of(int(&row, "size")?)?;
+    let frontier = frontier_nodes(conn, size).await?;
+    let plan = plan_append(size, frontier, events)?;
+    for (chunk, places) in events
+        .chunks(ROWS_PER_INSERT)
+        .zip(plan.entries.chunks(ROWS_PER_INSERT))
+    {
         let sql = format!(
-            "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
-            placeholders(chunk.len(), EVENT_COLUMN_COUNT)
+            "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES {}",
+            placeholders(chunk.len(), ENTRY_COLUMN_COUNT)
         );
         let mut q = sqlx::query::<Any>(&sql);
-        for e in chunk {
+        for (e, (seq, leaf)) in chunk.iter().zip(places) {
             q = q
+                .bind(*seq)
                 .bind(e.id.clone())
                 .bind(e.time_us)
                 .bind(e.actor_id.clone())
@@ -135,16 +320,66 @@ async fn insert_events(conn: &mut AnyConnection, events: &[AuditEvent]) -> Resul
                 .bind(e.outcome.clone())
                 .bind(e.reason.clone())
                 .bind(e.grant_id.clone())
-                .bind(e.request_id.clone());
+                .bind(e.request_id.clone())
+                .bind(leaf.to_vec());
         }
         q.execute(&mut *conn).await?;
     }
+    for chunk in plan.nodes.chunks(ROWS_PER_INSERT * 4) {
+        let sql = format!(
+            "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
+            placeholders(chunk.len(), 3)
+        );
+        let mut q = sqlx::query::<Any>(&sql);
+        for (l, i, h) in chunk {
+            q = q.bind(*l).bind(*i).bind(h.to_vec());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
+        .bind(plan.size)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
+}
+
+/// What appending events to a log of some size writes: each event's place
+/// and leaf hash, the subtree hashes they complete, and the new size.
+pub(crate) struct Append {
+    pub entries: Vec<(i64, Hash)>,
+    pub nodes: Vec<(i64, i64, Hash)>,
+    pub size: i64,
+}
+
+/// Plans an append from the log's right edge (`frontier_keys(size)`).
+pub(crate) fn plan_append(
+    mut size: u64,
+    mut nodes: HashMap<(u32, u64), Hash>,
+    events: &[AuditEvent],
+) -> Result<Append> {
+    let mut entries = Vec::with_capacity(events.len());
+    let mut node_rows = Vec::with_capacity(events.len() * 2);
+    for event in events {
+        let leaf = event.leaf_hash();
+        let done = completed_nodes(size, leaf, |l, i| nodes.get(&(l, i)).copied())
+            .ok_or_else(|| StoreError::Corrupt("audit log subtree missing".into()))?;
+        for (l, i, h) in done {
+            nodes.insert((l, i), h);
+            node_rows.push((i64::from(l), i64_of(i)?, h));
+        }
+        entries.push((i64_of(size)?, leaf));
+        size += 1;
+    }
+    Ok(Append {
+        entries,
+        nodes: node_rows,
+        size: i64_of(size)?,
+    })
 }
 
 /// The perfect subtrees that make up a tree of `size` leaves (its right
 /// edge): what appending the next leaf needs.
-fn frontier_keys(size: u64) -> Vec<(u32, u64)> {
+pub(crate) fn frontier_keys(size: u64) -> Vec<(u32, u64)> {
     let mut keys = Vec::new();
     let mut start = 0u64;
     for level in (0..64u32).rev() {
@@ -156,191 +391,89 @@ fn frontier_keys(size: u64) -> Vec<(u32, u64)> {
     keys
 }
 
-impl Store {
-    /// Writes events in their own transaction; when this returns, they are
-    /// durable. For reads and denials, which change nothing else.
-    pub async fn record_events(&self, events: &[AuditEvent]) -> Result<()> {
-        let tx = self.begin_write().await?;
-        self.commit_with(tx, events).await
-    }
-
-    /// Takes the sequencer's turn in a write transaction (one sequencer at
-    /// a time, across every server on the database) and returns the log's
-    /// size.
-    async fn sequencer_turn(&self) -> Result<(WriteTx, u64)> {
-        let mut tx = self.begin_write().await?;
-        if self.engine == Engine::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(SEQUENCER_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // A write first: on SQLite this takes the write lock before any read.
-        sqlx::query("UPDATE audit_state SET size = size WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("SELECT size FROM audit_state WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let size = u64_of(int(&row, "size")?)?;
-        Ok((tx, size))
-    }
-
-    /// Appends events to the Merkle log at `size` inside `tx`: log rows,
-    /// the subtree hashes they complete, and the new size.
-    async fn append_to_log(
-        &self,
-        tx: &mut WriteTx,
-        mut size: u64,
-        events: &[AuditEvent],
-    ) -> Result<()> {
-        let mut nodes = self.nodes_in(tx, &frontier_keys(size)).await?;
-        let mut log_rows: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(events.len());
-        let mut node_rows: Vec<(i64, i64, Vec<u8>)> = Vec::with_capacity(events.len() * 2);
-        for event in events {
-            let leaf = event.leaf_hash();
-            let done = completed_nodes(size, leaf, |l, i| nodes.get(&(l, i)).copied())
-                .ok_or_else(|| StoreError::Corrupt("audit log subtree missing".into()))?;
-            for (l, i, h) in done {
-                nodes.insert((l, i), h);
-                node_rows.push((i64::from(l), i64_of(i)?, h.to_vec()));
-            }
-            log_rows.push((i64_of(size)?, event.id.clone(), leaf.to_vec()));
-            size += 1;
-        }
-        for chunk in log_rows.chunks(ROWS_PER_INSERT * 4) {
-            let sql = format!(
-                "INSERT INTO audit_log (seq, event_id, leaf_hash) VALUES {}",
-                placeholders(chunk.len(), 3)
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (seq, id, leaf) in chunk {
-                q = q.bind(*seq).bind(id.clone()).bind(leaf.clone());
-            }
-            q.execute(&mut **tx).await?;
-        }
-        for chunk in node_rows.chunks(ROWS_PER_INSERT * 4) {
-            let sql = format!(
-                "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
-                placeholders(chunk.len(), 3)
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (l, i, h) in chunk {
-                q = q.bind(*l).bind(*i).bind(h.clone());
-            }
-            q.execute(&mut **tx).await?;
-        }
-        sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
-            .bind(i64_of(size)?)
-            .execute(&mut **tx)
-            .await?;
+fn check_nodes(found: usize, wanted: usize) -> Result<()> {
+    if found == wanted {
         Ok(())
+    } else {
+        Err(StoreError::Corrupt("audit log subtree missing".into()))
     }
+}
 
-    /// Gives up to `max` queued events (those written inside business
-    /// transactions) their place in the log, in one transaction: log rows,
-    /// subtree hashes, the new size, and the queue entries removed, all or
-    /// nothing. Returns how many were sequenced.
-    pub async fn sequence_pending(&self, max: usize) -> Result<u64> {
-        let (mut tx, size) = self.sequencer_turn().await?;
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let rows = sqlx::query(&format!(
-            "SELECT p.ingest, {} FROM audit_pending p JOIN audit_events e ON e.id = p.event_id \
-             ORDER BY p.ingest LIMIT $1",
-            EVENT_COLUMNS
-                .split(", ")
-                .map(|c| format!("e.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(0);
-        }
-        let events = rows
-            .iter()
-            .map(event_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let ingests = rows
-            .iter()
-            .map(|r| int(r, "ingest"))
-            .collect::<Result<Vec<_>>>()?;
-        self.append_to_log(&mut tx, size, &events).await?;
-        // Only the queue entries this batch read: on PostgreSQL an event with
-        // a lower number may commit later, and must wait for the next batch.
-        for chunk in ingests.chunks(ROWS_PER_INSERT * 4) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "DELETE FROM audit_pending WHERE ingest IN ({})",
-                list.join(", ")
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for i in chunk {
-                q = q.bind(*i);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len() as u64)
-    }
-
-    /// Writes events that accompany no change and sequences them at once,
-    /// in one transaction (the group-commit path): no queue, no second pass.
+impl Store {
+    /// Writes events that accompany no change (reads, denials, and the
+    /// group commit of many of them) in their own transaction, with their
+    /// place in the log; when this returns, they are durable. The hot path:
+    /// it goes through the engine's native driver where there is one.
     pub async fn record_and_sequence(&self, events: &[AuditEvent]) -> Result<()> {
         if events.is_empty() {
             return Err(StoreError::MissingAudit);
         }
-        let written = async {
-            let (mut tx, size) = self.sequencer_turn().await?;
-            insert_events(&mut tx, events).await?;
-            self.append_to_log(&mut tx, size, events).await?;
-            tx.commit().await
-        }
-        .await;
+        let written = match &self.native {
+            Native::Sqlite(db) => {
+                let turn = self.sqlite_writer.clone().lock_owned().await;
+                let (db, events) = (db.clone(), events.to_vec());
+                tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    db.record_and_sequence(&events)
+                })
+                .await
+                .map_err(|_| StoreError::Corrupt("the audit writer stopped".into()))
+                .and_then(|r| r)
+            }
+            Native::Postgres(pool) => native_pg::record_and_sequence(pool, events).await,
+        };
         if written.is_err() {
             self.audit_write_failed();
         }
         written
     }
 
-    async fn nodes_in(
-        &self,
-        conn: &mut AnyConnection,
-        keys: &[(u32, u64)],
-    ) -> Result<HashMap<(u32, u64), Hash>> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(200) {
-            let conds: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "SELECT level, idx, hash FROM audit_nodes WHERE {}",
-                conds.join(" OR ")
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (l, i) in chunk {
-                q = q.bind(i64::from(*l)).bind(i64_of(*i)?);
+    async fn nodes(&self, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>> {
+        match &self.native {
+            Native::Sqlite(db) => {
+                let (db, keys) = (db.clone(), keys.to_vec());
+                tokio::task::spawn_blocking(move || db.nodes(&keys))
+                    .await
+                    .map_err(|_| StoreError::Corrupt("the audit reader stopped".into()))?
             }
-            for row in q.fetch_all(&mut *conn).await? {
-                let level = u32::try_from(int(&row, "level")?)
-                    .map_err(|_| StoreError::Corrupt("level".into()))?;
-                let idx = u64_of(int(&row, "idx")?)?;
-                let hash: Vec<u8> = row.try_get("hash")?;
-                let hash: Hash = hash
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("node hash length".into()))?;
-                out.insert((level, idx), hash);
-            }
+            Native::Postgres(pool) => native_pg::nodes(pool, keys).await,
         }
-        if out.len() != keys.len() {
-            return Err(StoreError::Corrupt("audit log subtree missing".into()));
-        }
-        Ok(out)
     }
+}
 
+async fn nodes_in(
+    conn: &mut AnyConnection,
+    keys: &[(u32, u64)],
+) -> Result<HashMap<(u32, u64), Hash>> {
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(200) {
+        let conds: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT level, idx, hash FROM audit_nodes WHERE {}",
+            conds.join(" OR ")
+        );
+        let mut q = sqlx::query::<Any>(&sql);
+        for (l, i) in chunk {
+            q = q.bind(i64::from(*l)).bind(i64_of(*i)?);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let level = u32::try_from(int(&row, "level")?)
+                .map_err(|_| StoreError::Corrupt("level".into()))?;
+            let idx = u64_of(int(&row, "idx")?)?;
+            let hash: Vec<u8> = row.try_get("hash")?;
+            let hash: Hash = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("node hash length".into()))?;
+            out.insert((level, idx), hash);
+        }
+    }
+    check_nodes(out.len(), keys.len())?;
+    Ok(out)
+}
+
+impl Store {
     /// The number of sequenced events.
     pub async fn audit_size(&self) -> Result<u64> {
         let row = sqlx::query("SELECT size FROM audit_state WHERE id = 1")
@@ -349,18 +482,10 @@ impl Store {
         u64_of(int(&row, "size")?)
     }
 
-    pub async fn pending_events(&self) -> Result<u64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM audit_pending")
-            .fetch_one(&self.pool)
-            .await?;
-        u64_of(int(&row, "n")?)
-    }
-
     /// The root of the log at `size`, from the stored subtree hashes.
     pub async fn audit_root(&self, size: u64) -> Result<Hash> {
         let keys = merkle::required_nodes(None, None, size);
-        let mut conn = self.pool.acquire().await?;
-        let mut nodes = self.nodes_in(&mut conn, &keys).await?;
+        let mut nodes = self.nodes(&keys).await?;
         Ok(merkle::root(&mut nodes, size))
     }
 
@@ -372,8 +497,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let keys = merkle::required_nodes(Some(seq), None, size);
-        let mut conn = self.pool.acquire().await?;
-        let mut nodes = match self.nodes_in(&mut conn, &keys).await {
+        let mut nodes = match self.nodes(&keys).await {
             Err(StoreError::Corrupt(_)) => return Err(StoreError::NotFound),
             other => other?,
         };
@@ -385,8 +509,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let keys = merkle::required_nodes(None, Some(old), new);
-        let mut conn = self.pool.acquire().await?;
-        let mut nodes = self.nodes_in(&mut conn, &keys).await?;
+        let mut nodes = self.nodes(&keys).await?;
         merkle::consistency_proof(&mut nodes, old, new).ok_or(StoreError::NotFound)
     }
 
@@ -462,45 +585,77 @@ impl Store {
         .ok_or(StoreError::NotFound)
     }
 
-    /// Log entries from `from_seq` on, in order, with their events (a
-    /// missing event row shows as None).
+    /// Up to `limit` log entries from `from_seq` on, in order.
     pub async fn log_entries(&self, from_seq: u64, limit: u64) -> Result<Vec<LogEntry>> {
-        let cols = EVENT_COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "SELECT l.seq, l.event_id AS log_event_id, l.leaf_hash, {cols} FROM audit_log l \
-             LEFT JOIN audit_events e ON e.id = l.event_id WHERE l.seq >= $1 ORDER BY l.seq LIMIT $2"
+        sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2"
         ))
         .bind(i64_of(from_seq)?)
         .bind(i64_of(limit)?)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let present = opt_text(row, "id")?.is_some();
-                Ok(LogEntry {
-                    seq: u64_of(int(row, "seq")?)?,
-                    event_id: text(row, "log_event_id")?,
-                    event: if present {
-                        Some(event_from_row(row)?)
-                    } else {
-                        None
-                    },
-                    leaf_hash: row.try_get("leaf_hash")?,
-                })
-            })
-            .collect()
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
     }
 
-    /// Events that are neither in the log nor queued for it: rows someone
-    /// inserted behind the server's back.
+    /// Checks the log entries `from..to` (recomputing each leaf from its
+    /// event, and the search index entries for it), on the native driver's
+    /// thread; several chunks can be checked at once. `indexed` is where the
+    /// search index ended when verification began.
+    /// `marks`: sizes inside the chunk whose compact range to report.
+    pub async fn check_chunk(
+        &self,
+        (from, to): (u64, u64),
+        indexed: u64,
+        marks: Vec<u64>,
+    ) -> Result<ChunkCheck> {
+        match &self.native {
+            Native::Sqlite(db) => {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || db.check_chunk((from, to), indexed, marks))
+                    .await
+                    .map_err(|_| StoreError::Corrupt("the audit reader stopped".into()))?
+            }
+            Native::Postgres(pool) => {
+                native_pg::check_chunk(pool, (from, to), indexed, marks).await
+            }
+        }
+    }
+
+    /// Indexes up to `max` events behind the search index's end, in one
+    /// transaction; returns how many. Run it until it returns less.
+    pub async fn index_search(&self, max: u64) -> Result<u64> {
+        match &self.native {
+            Native::Sqlite(db) => {
+                let turn = self.sqlite_writer.clone().lock_owned().await;
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    db.index_search(max)
+                })
+                .await
+                .map_err(|_| StoreError::Corrupt("the audit indexer stopped".into()))?
+            }
+            Native::Postgres(pool) => native_pg::index_search(pool, max).await,
+        }
+    }
+
+    /// Where the search index ends: events from here on are searched
+    /// directly.
+    pub async fn search_indexed(&self) -> Result<u64> {
+        let row = sqlx::query("SELECT indexed FROM audit_search_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        u64_of(int(&row, "indexed")?)
+    }
+
+    /// Events past the end of the log: rows someone inserted behind the
+    /// server's back (one statement, so the size and the rows agree).
     pub async fn stray_events(&self) -> Result<Vec<String>> {
         sqlx::query(
-            "SELECT e.id FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.event_id = e.id) \
-             AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.event_id = e.id) ORDER BY e.time_us LIMIT 100",
+            "SELECT id FROM audit_events WHERE seq >= (SELECT size FROM audit_state WHERE id = 1) \
+             UNION ALL SELECT id FROM audit_events WHERE seq < 0 LIMIT 100",
         )
         .fetch_all(&self.pool)
         .await?
@@ -509,9 +664,9 @@ impl Store {
         .collect()
     }
 
-    /// The log position of an event, once sequenced.
+    /// The log position of an event.
     pub async fn event_seq(&self, event_id: &str) -> Result<Option<u64>> {
-        sqlx::query("SELECT seq FROM audit_log WHERE event_id = $1")
+        sqlx::query("SELECT seq FROM audit_events WHERE id = $1")
             .bind(event_id.to_owned())
             .fetch_optional(&self.pool)
             .await?
@@ -525,7 +680,7 @@ impl Store {
         f: &EventFilter,
         limit: u64,
         offset: u64,
-    ) -> Result<Vec<(Option<u64>, AuditEvent)>> {
+    ) -> Result<Vec<(u64, AuditEvent)>> {
         let mut conds: Vec<String> = Vec::new();
         let mut texts: Vec<String> = Vec::new();
         let mut n = 0;
@@ -541,6 +696,21 @@ impl Store {
         push_text(&mut conds, "object_id", &f.object_id);
         push_text(&mut conds, "action", &f.action);
         push_text(&mut conds, "outcome", &f.outcome);
+        // By user or case: the search index narrows the events to read (the
+        // conditions above still decide), plus those not yet indexed.
+        let term = match (&f.object_type, &f.object_id, &f.actor_id) {
+            (Some(t), Some(i), _) => search_terms(None, Some(t), Some(i)).next(),
+            (_, _, Some(a)) => search_terms(Some(a), None, None).next(),
+            _ => None,
+        };
+        if let Some(term) = term {
+            n += 1;
+            conds.push(format!(
+                "e.seq IN (SELECT seq FROM audit_search WHERE term = ${n} UNION ALL \
+                 SELECT seq FROM audit_events WHERE seq >= (SELECT indexed FROM audit_search_state WHERE id = 1))"
+            ));
+            texts.push(term);
+        }
         let mut ints: Vec<i64> = Vec::new();
         let base = texts.len();
         if let Some(from) = f.from_us {
@@ -563,7 +733,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT l.seq, {cols} FROM audit_events e LEFT JOIN audit_log l ON l.event_id = e.id {where_} \
+            "SELECT e.seq, {cols} FROM audit_events e {where_} \
              ORDER BY e.time_us DESC, e.id LIMIT ${} OFFSET ${}",
             k + 1,
             k + 2
@@ -579,13 +749,7 @@ impl Store {
         q.fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| {
-                let seq = row
-                    .try_get::<Option<i64>, _>("seq")?
-                    .map(u64_of)
-                    .transpose()?;
-                Ok((seq, event_from_row(row)?))
-            })
+            .map(|row| Ok((u64_of(int(row, "seq")?)?, event_from_row(row)?)))
             .collect()
     }
 }

@@ -10,7 +10,7 @@ mod registry;
 mod sessions;
 mod users;
 
-pub use audit::{EventFilter, LogEntry, StoredCheckpoint};
+pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
 pub use registry::{DeviceRecord, WorkstationRecord};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 
@@ -66,10 +66,16 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("the database URL must start with sqlite: or postgres://")]
     UnsupportedUrl,
+    #[error(
+        "an in-memory SQLite database cannot be shared by the audit trail's writer; give a file"
+    )]
+    InMemorySqlite,
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("a change was about to be written without its audit record")]
     MissingAudit,
     #[error("migration failed: {0}")]
@@ -132,7 +138,7 @@ impl Store {
         if events.is_empty() {
             return Err(StoreError::MissingAudit);
         }
-        if let Err(e) = audit::append_events(&mut tx, events).await {
+        if let Err(e) = audit::sequence_in(&mut tx, self.engine, events).await {
             self.audit_write_failed();
             return Err(e);
         }
@@ -164,6 +170,16 @@ pub struct Store {
     /// SQLite has one writer at a time; waiting here, in turn, is much
     /// cheaper than SQLite's busy handler, which sleeps and retries.
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The engine's own driver, for the audit trail's hot loops (group
+    /// commit, verification, proofs), where `Any`'s per-row cost is the
+    /// bound (decision 0004).
+    native: Native,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Native {
+    Sqlite(std::sync::Arc<audit::SqliteNative>),
+    Postgres(sqlx::PgPool),
 }
 
 /// A write transaction (holding the SQLite writer's turn, if any).
@@ -215,7 +231,7 @@ impl Store {
             Engine::Sqlite => options.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                        "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 8192; PRAGMA foreign_keys = ON; \
                          PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;",
                     )
                     .await?;
@@ -232,11 +248,36 @@ impl Store {
             conn.close().await?;
         }
         let pool = options.connect(&url).await?;
+        let native = match engine {
+            Engine::Sqlite => {
+                let path = sqlite_file(&url).ok_or(StoreError::InMemorySqlite)?;
+                // The pool has created the file and set WAL mode.
+                pool.acquire().await?;
+                Native::Sqlite(std::sync::Arc::new(audit::SqliteNative::open(path)?))
+            }
+            Engine::Postgres => Native::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    // A generic plan cached while the log was small would
+                    // scan the whole table once it is large.
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute("SET plan_cache_mode = force_custom_plan")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url)
+                    .await?,
+            ),
+        };
         Ok(Self {
             pool,
             engine,
             audit_failures: Default::default(),
             sqlite_writer: Default::default(),
+            native,
         })
     }
 
@@ -257,6 +298,22 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Native::Postgres(pg) = &self.native {
+            pg.close().await;
+        }
+    }
+}
+
+/// The file of a `sqlite:` URL, or None for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        None
+    } else {
+        Some(std::path::PathBuf::from(path))
     }
 }
 

@@ -203,9 +203,6 @@ async fn verify(
                 },
                 hex::encode(r.root)
             );
-            if r.pending > 0 {
-                println!("{} newer events are waiting to be sequenced.", r.pending);
-            }
             println!("({:.0} events/s)", r.events as f64 / secs);
             Ok(())
         }

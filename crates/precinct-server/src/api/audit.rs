@@ -171,8 +171,8 @@ pub struct ConsistencyParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {
     pub id: String,
-    /// The event's place in the log; null until the sequencer reaches it.
-    pub seq: Option<u64>,
+    /// The event's place in the log.
+    pub seq: u64,
     /// RFC 3339 UTC with microseconds.
     pub time: String,
     /// Microseconds since the Unix epoch, UTC.
@@ -196,7 +196,7 @@ pub struct AuditEventView {
 }
 
 impl AuditEventView {
-    fn new(seq: Option<u64>, e: &AuditEvent) -> Self {
+    fn new(seq: u64, e: &AuditEvent) -> Self {
         Self {
             id: e.id.clone(),
             seq,
@@ -377,7 +377,7 @@ pub async fn event_proof(
         .await?;
     let proof = &a.proof;
     Ok(Json(EventProofResponse {
-        event: AuditEventView::new(Some(proof.seq), &proof.event),
+        event: AuditEventView::new(proof.seq, &proof.event),
         seq: proof.seq,
         leaf_hash: hex::encode(proof.event.leaf_hash()),
         tree_size: proof.checkpoint.size,

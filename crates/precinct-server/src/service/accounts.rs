@@ -257,7 +257,7 @@ impl Services {
                 .object("user", user)
                 .reason(reason)
                 .build();
-            self.store.record_events(&[e]).await.map(|()| false)
+            self.store.record_and_sequence(&[e]).await.map(|()| false)
         };
         match written {
             Ok(true) => ServiceError::AccountLocked,

@@ -1,5 +1,5 @@
-//! Keeping the audit log: sequencing queued events into the Merkle log,
-//! signing checkpoints (and copying each to the witness file), and the key
+//! Keeping the audit log (events take their place in it as they are
+//! written): signing checkpoints (and copying each to the witness file), and the key
 //! that signs them.
 
 use precinct_audit::checkpoint::{LogKey, LogVerifier};
@@ -17,21 +17,23 @@ use super::{ServiceError, ServiceResult, Services, StoreResultExt};
 pub const PREVIOUS_EXTENSION: &str = "precinct-previous";
 /// Separates checkpoints in the witness file.
 pub const WITNESS_SEPARATOR: &str = "~~~";
-const BATCH: usize = 5000;
+/// Events per search-index transaction.
+const INDEX_BATCH: u64 = 20_000;
 pub const DEFAULT_ORIGIN: &str = "precinct.local/audit";
 
 impl Services {
-    /// Sequences everything queued, in batches. Returns how many.
-    pub async fn sequence_pending(&self) -> ServiceResult<u64> {
+    /// Adds the events written since the last run to the search index, in
+    /// batches; returns how many.
+    pub async fn index_search(&self) -> ServiceResult<u64> {
         let mut total = 0;
         loop {
             let n = self
                 .store
-                .sequence_pending(BATCH)
+                .index_search(INDEX_BATCH)
                 .await
-                .or_service("audit log")?;
+                .or_service("audit search index")?;
             total += n;
-            if n < BATCH as u64 {
+            if n < INDEX_BATCH {
                 return Ok(total);
             }
         }
@@ -121,28 +123,24 @@ pub fn read_witness(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Sequences every 100 ms and signs a checkpoint every second that has new
-/// events, until `stop` changes; then does both once more.
+/// Signs a checkpoint every second that has new events and brings the
+/// search index up to date, until `stop` changes; then once more.
 pub async fn keep_log(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut ticks = 0u32;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             _ = tick.tick() => {}
         }
-        if let Err(e) = services.sequence_pending().await {
-            tracing::error!(error = %e, "audit sequencing failed");
+        if let Err(e) = services.sign_checkpoint().await {
+            tracing::error!(error = %e, "audit checkpoint failed");
         }
-        ticks += 1;
-        if ticks.is_multiple_of(10) {
-            if let Err(e) = services.sign_checkpoint().await {
-                tracing::error!(error = %e, "audit checkpoint failed");
-            }
+        if let Err(e) = services.index_search().await {
+            tracing::error!(error = %e, "audit search indexing failed");
         }
     }
-    let _ = services.sequence_pending().await;
     let _ = services.sign_checkpoint().await;
+    let _ = services.index_search().await;
 }
 
 /// Reads the log's signing key, or creates it (mode 0600) on first start.

@@ -266,7 +266,7 @@ pub fn page_offset(offset: Option<u64>) -> Result<u64, DomainError> {
 /// for the sequencer.
 #[derive(Debug, Clone)]
 pub struct AuditPage {
-    pub events: Vec<(Option<u64>, AuditEvent)>,
+    pub events: Vec<(u64, AuditEvent)>,
     pub limit: u64,
     pub offset: u64,
     /// Another page follows this one.

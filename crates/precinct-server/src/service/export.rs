@@ -21,13 +21,12 @@ pub struct EventProof {
 }
 
 impl Services {
-    /// Brings the log up to date and signs a checkpoint covering every
-    /// event written so far; returns the latest checkpoint.
+    /// Signs a checkpoint covering every event written so far; returns the
+    /// latest checkpoint.
     pub async fn checkpoint_now(&self) -> ServiceResult<StoredCheckpoint> {
-        // Another server may sign between our sequencing and signing; try
-        // again until the latest checkpoint covers everything we saw.
+        // Another server may sign between our reading the size and our
+        // signing; try again until the latest checkpoint covers it.
         for _ in 0..5 {
-            self.sequence_pending().await?;
             let size = self.store.audit_size().await.or_service("audit log")?;
             self.sign_checkpoint().await?;
             let latest = self
@@ -72,7 +71,7 @@ impl Services {
         }
         let mut covered: Vec<(u64, precinct_audit::event::AuditEvent)> = found
             .into_iter()
-            .filter_map(|(seq, ev)| seq.filter(|s| *s < cp.size).map(|s| (s, ev)))
+            .filter(|(seq, _)| *seq < cp.size)
             .collect();
         covered.sort_by_key(|(s, _)| *s);
         let mut entries = Vec::with_capacity(covered.len());
@@ -140,7 +139,7 @@ impl Services {
             .or_service("audit event")?
             .into_iter()
             .next()
-            .and_then(|e| e.event)
+            .map(|e| e.event)
             .ok_or(ServiceError::NotFound("audit event"))?;
         Ok(EventProof {
             seq,

@@ -6,13 +6,15 @@
 
 use precinct_audit::checkpoint::LogVerifier;
 use precinct_audit::merkle::{CompactRange, Hash};
-use precinct_store::Store;
+use precinct_store::{ChunkProblem, Store};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
 use super::auditlog::PREVIOUS_EXTENSION;
 
-const CHUNK: u64 = 20_000;
+/// Entries per chunk, checked as one unit on one core.
+/// A power of two, so that chunks are whole subtrees of the log.
+const CHUNK: u64 = 16_384;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -20,22 +22,18 @@ pub struct VerifyReport {
     pub checkpoints: usize,
     pub witnessed: usize,
     pub root: Hash,
-    /// Events written but not yet sequenced (they are not covered yet).
-    pub pending: u64,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum VerifyFailure {
     #[error("log entry {seq} is missing (the log jumps from {seq} to {next})")]
     Gap { seq: u64, next: u64 },
-    #[error("log entry {seq}: event {event_id} is missing from the events table")]
-    EventMissing { seq: u64, event_id: String },
     #[error("log entry {seq}: event {event_id} was changed after it was logged")]
     EventChanged { seq: u64, event_id: String },
-    #[error("event {event_id} is in the events table but was never logged (inserted)")]
+    #[error("event {event_id} lies past the end of the log: it was inserted")]
     StrayEvent { event_id: String },
-    #[error("the log holds {found} entries but says it holds {claimed}")]
-    SizeMismatch { found: u64, claimed: u64 },
+    #[error("the search index's entries for log entry {seq} differ from its event: a search by user or case could miss it")]
+    SearchIndex { seq: u64 },
     #[error("checkpoint at size {size}: the signature does not verify ({reason})")]
     CheckpointSignature { size: u64, reason: String },
     #[error("checkpoint at size {size}: its root does not match the log (an entry between {from} and {size} differs)")]
@@ -68,6 +66,23 @@ pub async fn verify_log(
     witness_notes: &[String],
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyFailure> {
+    verify_log_in_chunks(store, verifier, witness_notes, progress, CHUNK).await
+}
+
+/// `verify_log`, checking `chunk` entries at a time (a power of two; tests
+/// use small ones to cross chunk boundaries in small logs).
+pub async fn verify_log_in_chunks(
+    store: &Store,
+    verifier: &LogVerifier,
+    witness_notes: &[String],
+    progress: &mut dyn FnMut(u64, u64),
+    chunk: u64,
+) -> Result<VerifyReport, VerifyFailure> {
+    let chunk = if chunk.is_power_of_two() {
+        chunk
+    } else {
+        CHUNK
+    };
     // Checkpoints first, then the size: on a running system both only grow,
     // so every checkpoint read is within the size read after it, and later
     // ones are left for the next run.
@@ -141,74 +156,80 @@ pub async fn verify_log(
 
     let mut tree = CompactRange::default();
     let mut last_checked = 0u64;
-    let mut next_target = targets.iter().peekable();
-    // Size-0 targets (none are signed) would be checked here.
-    while let Some((&size, _)) = next_target.peek() {
-        if size > 0 {
-            break;
-        }
-        next_target.next();
-    }
     // The log may grow while it is checked; check what it held at the start.
-    while tree.size() < claimed {
-        let want = CHUNK.min(claimed - tree.size());
-        let entries = store.log_entries(tree.size(), want).await.map_err(db)?;
-        if entries.is_empty() {
-            break;
+    // Chunks are checked on every core at once (each reads and hashes its
+    // own range) and their leaves are added to the tree in order.
+    let indexed = store.search_indexed().await.map_err(db)?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+    let sizes: Vec<u64> = targets.keys().copied().collect();
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut next_from = 0u64;
+    loop {
+        while in_flight.len() < workers && next_from < claimed {
+            let (from, to) = (next_from, (next_from + chunk).min(claimed));
+            let marks = sizes
+                .iter()
+                .copied()
+                .filter(|&s| s > from && s <= to)
+                .collect();
+            let store = store.clone();
+            in_flight.push_back(tokio::spawn(async move {
+                store.check_chunk((from, to), indexed, marks).await
+            }));
+            next_from = to;
         }
-        for entry in entries {
-            if entry.seq != tree.size() {
-                return Err(VerifyFailure::Gap {
-                    seq: tree.size(),
-                    next: entry.seq,
-                });
+        let Some(job) = in_flight.pop_front() else {
+            break;
+        };
+        let chunk = job
+            .await
+            .map_err(|e| VerifyFailure::Database(e.to_string()))?
+            .map_err(db)?;
+        match chunk.problem {
+            None => {}
+            Some(ChunkProblem::Gap { seq, next }) => return Err(VerifyFailure::Gap { seq, next }),
+            Some(ChunkProblem::Changed { seq, event_id }) => {
+                return Err(VerifyFailure::EventChanged { seq, event_id })
             }
-            let Some(event) = entry.event else {
-                return Err(VerifyFailure::EventMissing {
-                    seq: entry.seq,
-                    event_id: entry.event_id,
-                });
-            };
-            let leaf = event.leaf_hash();
-            if leaf.as_slice() != entry.leaf_hash.as_slice() || event.id != entry.event_id {
-                return Err(VerifyFailure::EventChanged {
-                    seq: entry.seq,
-                    event_id: entry.event_id,
-                });
+            Some(ChunkProblem::SearchIndex { seq }) => {
+                return Err(VerifyFailure::SearchIndex { seq })
             }
-            tree.append(leaf);
-            while let Some((&size, list)) = next_target.peek() {
-                if size != tree.size() {
-                    break;
+        }
+        // The roots at the checkpoints inside this chunk: the tree so far
+        // joined with the chunk's range at that size.
+        for (size, subtrees) in &chunk.marks {
+            let mut at = tree.clone();
+            for &(level, hash) in subtrees {
+                at.push_subtree(level, hash);
+            }
+            let root = at.root();
+            for t in targets.get(size).into_iter().flatten() {
+                if t.root != root {
+                    return Err(if t.witness {
+                        VerifyFailure::Witness {
+                            size: *size,
+                            reason: "the log's root at this size differs: the log was rewritten"
+                                .into(),
+                        }
+                    } else {
+                        VerifyFailure::CheckpointRoot {
+                            size: *size,
+                            from: last_checked,
+                        }
+                    });
                 }
-                let root = tree.root();
-                for t in list.iter() {
-                    if t.root != root {
-                        return Err(if t.witness {
-                            VerifyFailure::Witness {
-                                size,
-                                reason:
-                                    "the log's root at this size differs: the log was rewritten"
-                                        .into(),
-                            }
-                        } else {
-                            VerifyFailure::CheckpointRoot {
-                                size,
-                                from: last_checked,
-                            }
-                        });
-                    }
-                }
-                last_checked = size;
-                next_target.next();
             }
+            last_checked = *size;
+        }
+        for &(level, hash) in &chunk.range {
+            tree.push_subtree(level, hash);
         }
         progress(tree.size(), claimed);
     }
     if tree.size() != claimed {
-        return Err(VerifyFailure::SizeMismatch {
-            found: tree.size(),
-            claimed,
+        return Err(VerifyFailure::Gap {
+            seq: tree.size(),
+            next: claimed,
         });
     }
     if let Some(event_id) = store.stray_events().await.map_err(db)?.into_iter().next() {
@@ -219,6 +240,5 @@ pub async fn verify_log(
         checkpoints: stored.len(),
         witnessed: witness_notes.len(),
         root: tree.root(),
-        pending: store.pending_events().await.map_err(db)?,
     })
 }

@@ -149,12 +149,12 @@ pub struct EventRow {
     pub outcome: String,
     pub outcome_class: &'static str,
     pub reason: String,
-    /// The log position, or empty while pending.
-    pub seq: String,
+    /// The log position.
+    pub seq: u64,
 }
 
 impl EventRow {
-    fn new(seq: Option<u64>, e: &AuditEvent) -> Self {
+    fn new(seq: u64, e: &AuditEvent) -> Self {
         Self {
             id: e.id.clone(),
             time: short_time(e.time_us),
@@ -168,7 +168,7 @@ impl EventRow {
             outcome: e.outcome.clone(),
             outcome_class: outcome_class(&e.outcome),
             reason: opt(&e.reason),
-            seq: seq.map(|s| s.to_string()).unwrap_or_default(),
+            seq,
         }
     }
 }

@@ -21,7 +21,7 @@ use precinct_store::Store;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,26 +209,23 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         ephemeral_log_key(),
     )
     .with_group_commit();
-    let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
-    let sequencer = {
-        let (s, stop) = (services.clone(), stop.clone());
+    // The search indexer runs behind the log once a second, as in a server.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let indexer = {
+        let (s, mut stopped) = (services.clone(), stopped.clone());
         tokio::spawn(async move {
-            let mut sequenced = 0;
+            let mut indexed = 0;
             loop {
-                let n = s.sequence_pending().await.expect("sequence");
-                sequenced += n;
-                if n == 0 {
-                    if stop.load(Ordering::Relaxed)
-                        && s.store.pending_events().await.unwrap_or(1) == 0
-                    {
-                        break sequenced;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::select! {
+                    _ = stopped.changed() => break indexed,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
+                indexed += s.index_search().await.expect("index");
             }
         })
     };
+    drop(stopped);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
@@ -266,14 +263,26 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         lat.extend(t.await.expect("writer"));
     }
     let write_secs = start.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    // The group-commit path sequences inline; the sequencer takes the rest.
-    let _ = sequencer.await.expect("sequencer");
-    let all_secs = start.elapsed().as_secs_f64();
+    let all_secs = write_secs;
+    let _ = stop.send(true);
+    let during = indexer.await.expect("indexer");
+    let t = Instant::now();
+    let rest = services.index_search().await.expect("index");
+    println!(
+        "search index: {during} events indexed while writing, the last {rest} in {:.2} s after",
+        t.elapsed().as_secs_f64()
+    );
     let sequenced = store.audit_size().await.expect("size");
     services.sign_checkpoint().await.expect("checkpoint");
     lat.sort_by(|a, b| a.total_cmp(b));
     let n = written.load(Ordering::Relaxed);
+    if let Some(g) = &services.group_commit {
+        let (commits, events) = g.commits();
+        println!(
+            "group commit: {commits} transactions, {:.1} events each",
+            events as f64 / commits.max(1) as f64
+        );
+    }
     println!(
         "sequencing: {n} events from {} writers in {write_secs:.1} s: {:.0} durable events/s \
          (write p50 {:.2} ms, p99 {:.2} ms); all {sequenced} sequenced after {all_secs:.1} s: {:.0} events/s end to end \
@@ -297,6 +306,17 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         rates.push(r.events as f64 / t.elapsed().as_secs_f64());
     }
     let v = median(rates);
+    // The same work on one core, for the ratio.
+    let t = Instant::now();
+    let indexed = store.search_indexed().await.expect("indexed");
+    store
+        .check_chunk((0, sequenced), indexed, Vec::new())
+        .await
+        .expect("chunk");
+    println!(
+        "verify, one core: {:.0} events/s",
+        sequenced as f64 / t.elapsed().as_secs_f64()
+    );
     println!(
         "verify: {:.0} events/s (median of 3 over {sequenced} events) = {:.2} of the SHA-256 bound",
         v,
