@@ -174,6 +174,10 @@ pub struct Store {
     /// commit, verification, proofs), where `Any`'s per-row cost is the
     /// bound (decision 0004).
     native: Native,
+    /// The upper levels of the Merkle tree, as read (see `Store::nodes`).
+    node_cache: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(u32, u64), precinct_audit::merkle::Hash>>,
+    >,
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +282,7 @@ impl Store {
             audit_failures: Default::default(),
             sqlite_writer: Default::default(),
             native,
+            node_cache: Default::default(),
         })
     }
 

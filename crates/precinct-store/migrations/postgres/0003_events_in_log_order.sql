@@ -1,7 +1,8 @@
 -- Every event now takes its place in the Merkle log in the transaction that
 -- writes it, so its position and leaf hash are part of its row: no queue,
 -- no second pass, and `audit verify` reads the events in log order with no
--- join. Rows are still written once and never updated or deleted.
+-- join and few columns. Rows are still written once and never updated or
+-- deleted.
 
 -- Events still queued have no leaf hash yet; upgrade only after the
 -- previous version has sequenced them (it does within a second). This
@@ -12,30 +13,39 @@ CREATE TABLE precinct_upgrade_check (
 INSERT INTO precinct_upgrade_check SELECT COUNT(*) FROM audit_pending;
 DROP TABLE precinct_upgrade_check;
 
+-- The event itself is its canonical encoding (`entry`, the bytes its leaf
+-- hashes); the columns beside it are what searches filter on, and
+-- `audit verify` checks them against it.
 CREATE TABLE audit_entries (
     seq BIGINT PRIMARY KEY NOT NULL,
     id TEXT NOT NULL UNIQUE,
     time_us BIGINT NOT NULL,
-    actor_id TEXT,
-    actor_name TEXT,
-    session_id TEXT,
-    channel TEXT NOT NULL,
-    workstation_id TEXT,
-    device_id TEXT,
-    source_ip TEXT,
     action TEXT NOT NULL,
-    object_type TEXT,
-    object_id TEXT,
     outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'denied', 'failed')),
-    reason TEXT,
-    grant_id TEXT,
-    request_id TEXT,
+    entry BYTEA NOT NULL,
     leaf_hash BYTEA NOT NULL
 );
-INSERT INTO audit_entries
-SELECT l.seq, e.id, e.time_us, e.actor_id, e.actor_name, e.session_id, e.channel,
-       e.workstation_id, e.device_id, e.source_ip, e.action, e.object_type,
-       e.object_id, e.outcome, e.reason, e.grant_id, e.request_id, l.leaf_hash
+-- Written in the canonical field order, without whitespace; an event
+-- whose text the database escapes differently would fail `audit verify`.
+INSERT INTO audit_entries (seq, id, time_us, action, outcome, entry, leaf_hash)
+SELECT l.seq, e.id, e.time_us, e.action, e.outcome,
+       convert_to('{"v":1,"id":' || to_json(e.id)::TEXT
+         || ',"time_us":' || e.time_us
+         || ',"actor_id":' || COALESCE(to_json(e.actor_id)::TEXT, 'null')
+         || ',"actor_name":' || COALESCE(to_json(e.actor_name)::TEXT, 'null')
+         || ',"session_id":' || COALESCE(to_json(e.session_id)::TEXT, 'null')
+         || ',"channel":' || COALESCE(to_json(e.channel)::TEXT, 'null')
+         || ',"workstation_id":' || COALESCE(to_json(e.workstation_id)::TEXT, 'null')
+         || ',"device_id":' || COALESCE(to_json(e.device_id)::TEXT, 'null')
+         || ',"source_ip":' || COALESCE(to_json(e.source_ip)::TEXT, 'null')
+         || ',"action":' || COALESCE(to_json(e.action)::TEXT, 'null')
+         || ',"object_type":' || COALESCE(to_json(e.object_type)::TEXT, 'null')
+         || ',"object_id":' || COALESCE(to_json(e.object_id)::TEXT, 'null')
+         || ',"outcome":' || COALESCE(to_json(e.outcome)::TEXT, 'null')
+         || ',"reason":' || COALESCE(to_json(e.reason)::TEXT, 'null')
+         || ',"grant_id":' || COALESCE(to_json(e.grant_id)::TEXT, 'null')
+         || ',"request_id":' || COALESCE(to_json(e.request_id)::TEXT, 'null') || '}', 'UTF8'),
+       l.leaf_hash
 FROM audit_log l JOIN audit_events e ON e.id = l.event_id;
 
 DROP TABLE audit_pending;

@@ -3,13 +3,13 @@
 //! server, which `Any` cannot bind), prepared node lookups for proofs, the
 //! search indexer, and chunked reads for verification.
 
-use precinct_audit::event::{AuditEvent, EventRef, ENCODING_VERSION};
+use precinct_audit::event::AuditEvent;
 use precinct_audit::merkle::Hash;
 use sqlx::{PgPool, Postgres, Row};
 use std::collections::HashMap;
 
 use super::{
-    frontier_keys, plan_append, search_terms, ChunkCheck, ChunkChecker, ENTRY_COLUMNS,
+    frontier_keys, plan_append, terms_of, ChunkCheck, ChunkChecker, RowRef, ENTRY_COLUMNS,
     SEQUENCER_LOCK,
 };
 use crate::{Result, StoreError};
@@ -80,39 +80,28 @@ pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) ->
     let frontier = nodes_on(&mut *tx, &frontier_keys(size)).await?;
     let plan = plan_append(size, frontier, events)?;
 
-    let col = |f: fn(&AuditEvent) -> &Option<String>| -> Vec<Option<String>> {
-        events.iter().map(|e| f(e).clone()).collect()
-    };
     let req = |f: fn(&AuditEvent) -> &String| -> Vec<String> {
         events.iter().map(|e| f(e).clone()).collect()
     };
     sqlx::query(&format!(
         "INSERT INTO audit_events ({ENTRY_COLUMNS}) SELECT * FROM UNNEST(\
-         $1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
-         $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[], \
-         $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::BYTEA[])"
+         $1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BYTEA[], $7::BYTEA[])"
     ))
-    .bind(plan.entries.iter().map(|(s, _)| *s).collect::<Vec<i64>>())
+    .bind(plan.entries.iter().map(|p| p.seq).collect::<Vec<i64>>())
     .bind(req(|e| &e.id))
     .bind(events.iter().map(|e| e.time_us).collect::<Vec<i64>>())
-    .bind(col(|e| &e.actor_id))
-    .bind(col(|e| &e.actor_name))
-    .bind(col(|e| &e.session_id))
-    .bind(req(|e| &e.channel))
-    .bind(col(|e| &e.workstation_id))
-    .bind(col(|e| &e.device_id))
-    .bind(col(|e| &e.source_ip))
     .bind(req(|e| &e.action))
-    .bind(col(|e| &e.object_type))
-    .bind(col(|e| &e.object_id))
     .bind(req(|e| &e.outcome))
-    .bind(col(|e| &e.reason))
-    .bind(col(|e| &e.grant_id))
-    .bind(col(|e| &e.request_id))
     .bind(
         plan.entries
             .iter()
-            .map(|(_, l)| l.to_vec())
+            .map(|p| p.entry.clone())
+            .collect::<Vec<Vec<u8>>>(),
+    )
+    .bind(
+        plan.entries
+            .iter()
+            .map(|p| p.leaf.to_vec())
             .collect::<Vec<Vec<u8>>>(),
     )
     .execute(&mut *tx)
@@ -171,33 +160,22 @@ pub(crate) async fn check_chunk(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let mut check = ChunkChecker::new((from, to), indexed, index, marks);
+    let mut check = ChunkChecker::new((from, to), indexed, index.into_iter(), marks);
     for row in &rows {
-        let e = EventRef {
-            v: ENCODING_VERSION,
+        let entry = RowRef {
+            seq: u64_of(row.try_get(0)?)?,
             id: row.try_get(1)?,
             time_us: row.try_get(2)?,
-            actor_id: row.try_get(3)?,
-            actor_name: row.try_get(4)?,
-            session_id: row.try_get(5)?,
-            channel: row.try_get(6)?,
-            workstation_id: row.try_get(7)?,
-            device_id: row.try_get(8)?,
-            source_ip: row.try_get(9)?,
-            action: row.try_get(10)?,
-            object_type: row.try_get(11)?,
-            object_id: row.try_get(12)?,
-            outcome: row.try_get(13)?,
-            reason: row.try_get(14)?,
-            grant_id: row.try_get(15)?,
-            request_id: row.try_get(16)?,
+            action: row.try_get(3)?,
+            outcome: row.try_get(4)?,
+            entry: row.try_get(5)?,
+            leaf: row.try_get(6)?,
         };
-        let leaf: &[u8] = row.try_get(17)?;
-        if !check.entry(u64_of(row.try_get(0)?)?, &e, leaf) {
+        if !check.entry(&entry) {
             break;
         }
     }
-    Ok(check.finish())
+    check.finish()
 }
 
 /// Adds the search terms of up to `max` events behind the index's end, in
@@ -208,19 +186,17 @@ pub(crate) async fn index_search(pool: &PgPool, max: u64) -> Result<u64> {
         sqlx::query_scalar("SELECT indexed FROM audit_search_state WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-    let rows = sqlx::query(
-        "SELECT seq, actor_id, object_type, object_id FROM audit_events \
-         WHERE seq >= $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(indexed)
-    .bind(i64_of(max)?)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows =
+        sqlx::query("SELECT seq, entry FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(indexed)
+            .bind(i64_of(max)?)
+            .fetch_all(&mut *tx)
+            .await?;
     let (mut seqs, mut terms) = (Vec::new(), Vec::new());
     let mut end = indexed;
     for row in &rows {
         let seq: i64 = row.try_get(0)?;
-        for term in search_terms(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?) {
+        for term in terms_of(row.try_get(1)?)? {
             seqs.push(seq);
             terms.push(term);
         }

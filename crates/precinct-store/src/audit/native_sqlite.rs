@@ -4,14 +4,17 @@
 //! the store's writer turn first, so they queue behind sqlx's writes in
 //! this process and behind other processes through SQLite's own lock.
 
-use precinct_audit::event::{AuditEvent, EventRef, ENCODING_VERSION};
+use precinct_audit::event::AuditEvent;
 use precinct_audit::merkle::Hash;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{frontier_keys, plan_append, search_terms, ChunkCheck, ChunkChecker, ENTRY_COLUMNS};
+use super::{
+    frontier_keys, plan_append, terms_of, ChunkCheck, ChunkChecker, IndexRows, RowRef,
+    ENTRY_COLUMNS,
+};
 use crate::{Result, StoreError};
 
 /// One writer and one reader connection to the database file.
@@ -68,6 +71,25 @@ fn nodes_on(conn: &Connection, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64)
     Ok(out)
 }
 
+/// The search index's rows, read as the check goes (a second cursor on
+/// the same read transaction).
+struct IndexCursor<'s>(rusqlite::Rows<'s>);
+
+impl IndexRows for IndexCursor<'_> {
+    fn next_row(&mut self, term: &mut String) -> Result<Option<u64>> {
+        let Some(row) = self.0.next()? else {
+            return Ok(None);
+        };
+        term.clear();
+        term.push_str(
+            row.get_ref(1)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        Ok(Some(u64_of(row.get(0)?)?))
+    }
+}
+
 impl SqliteNative {
     pub(crate) fn open(path: PathBuf) -> Result<Self> {
         Ok(Self {
@@ -91,28 +113,17 @@ impl SqliteNative {
         {
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ))?;
-            for (e, (seq, leaf)) in events.iter().zip(&plan.entries) {
+            for (e, p) in events.iter().zip(&plan.entries) {
                 insert.execute(params![
-                    seq,
+                    p.seq,
                     e.id,
                     e.time_us,
-                    e.actor_id,
-                    e.actor_name,
-                    e.session_id,
-                    e.channel,
-                    e.workstation_id,
-                    e.device_id,
-                    e.source_ip,
                     e.action,
-                    e.object_type,
-                    e.object_id,
                     e.outcome,
-                    e.reason,
-                    e.grant_id,
-                    e.request_id,
-                    &leaf[..],
+                    &p.entry[..],
+                    &p.leaf[..],
                 ])?;
             }
             let mut node = tx
@@ -141,18 +152,16 @@ impl SqliteNative {
         marks: Vec<u64>,
     ) -> Result<ChunkCheck> {
         let mut conn = connect(&self.path)?;
+        // A scan: a small cache that recycles its pages (a large one
+        // allocates, and faults in, a fresh page for every page read), and
+        // the file mapped rather than copied in.
+        conn.execute_batch("PRAGMA cache_size = 64; PRAGMA mmap_size = 1073741824;")?;
         let tx = conn.transaction()?;
         let (lo, hi) = (i64_of(from)?, i64_of(to)?);
-        let mut index = Vec::new();
-        {
-            let mut stmt = tx.prepare(
-                "SELECT seq, term FROM audit_search WHERE seq >= ?1 AND seq < ?2 ORDER BY seq, term",
-            )?;
-            let mut rows = stmt.query(params![lo, hi])?;
-            while let Some(row) = rows.next()? {
-                index.push((u64_of(row.get(0)?)?, row.get::<_, String>(1)?));
-            }
-        }
+        let mut index_stmt = tx.prepare(
+            "SELECT seq, term FROM audit_search WHERE seq >= ?1 AND seq < ?2 ORDER BY seq, term",
+        )?;
+        let index = IndexCursor(index_stmt.query(params![lo, hi])?);
         let mut check = ChunkChecker::new((from, to), indexed, index, marks);
         {
             let mut stmt = tx.prepare(&format!(
@@ -160,45 +169,33 @@ impl SqliteNative {
             ))?;
             let mut rows = stmt.query(params![lo, hi])?;
             while let Some(row) = rows.next()? {
-                let s = |i: usize| -> Result<&str> {
+                let text = |i: usize| -> Result<&str> {
                     row.get_ref(i)?
                         .as_str()
                         .map_err(|e| StoreError::Corrupt(e.to_string()))
                 };
-                let o = |i: usize| -> Result<Option<&str>> {
+                let blob = |i: usize| -> Result<&[u8]> {
                     row.get_ref(i)?
-                        .as_str_or_null()
+                        .as_blob()
                         .map_err(|e| StoreError::Corrupt(e.to_string()))
                 };
-                let e = EventRef {
-                    v: ENCODING_VERSION,
-                    id: s(1)?,
+                let entry = RowRef {
+                    seq: u64_of(row.get(0)?)?,
+                    id: text(1)?,
                     time_us: row.get(2)?,
-                    actor_id: o(3)?,
-                    actor_name: o(4)?,
-                    session_id: o(5)?,
-                    channel: s(6)?,
-                    workstation_id: o(7)?,
-                    device_id: o(8)?,
-                    source_ip: o(9)?,
-                    action: s(10)?,
-                    object_type: o(11)?,
-                    object_id: o(12)?,
-                    outcome: s(13)?,
-                    reason: o(14)?,
-                    grant_id: o(15)?,
-                    request_id: o(16)?,
+                    action: text(3)?,
+                    outcome: text(4)?,
+                    entry: blob(5)?,
+                    leaf: blob(6)?,
                 };
-                let leaf = row
-                    .get_ref(17)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                if !check.entry(u64_of(row.get(0)?)?, &e, leaf) {
+                if !check.entry(&entry) {
                     break;
                 }
             }
         }
-        Ok(check.finish())
+        let out = check.finish();
+        drop(index_stmt);
+        out
     }
 
     /// Adds the search terms of up to `max` events behind the index's end,
@@ -214,17 +211,18 @@ impl SqliteNative {
         let (mut n, mut end) = (0u64, indexed);
         {
             let mut read = tx.prepare_cached(
-                "SELECT seq, actor_id, object_type, object_id FROM audit_events \
-                 WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, entry FROM audit_events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
             )?;
             let mut insert =
                 tx.prepare_cached("INSERT INTO audit_search (seq, term) VALUES (?1, ?2)")?;
             let mut rows = read.query(params![indexed, i64_of(max)?])?;
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
-                let (a, t, i): (Option<String>, Option<String>, Option<String>) =
-                    (row.get(1)?, row.get(2)?, row.get(3)?);
-                for term in search_terms(a.as_deref(), t.as_deref(), i.as_deref()) {
+                let entry = row
+                    .get_ref(1)?
+                    .as_blob()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                for term in terms_of(entry)? {
                     insert.execute(params![seq, term])?;
                 }
                 n += 1;

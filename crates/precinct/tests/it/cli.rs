@@ -383,7 +383,8 @@ fn audit_verify_on_the_command_line_names_a_tampered_event() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(crate::support::raw_sql(
         &db,
-        "UPDATE audit_events SET actor_name = 'someone-else' WHERE action = 'user.create'",
+        "UPDATE audit_events SET entry = CAST(REPLACE(CAST(entry AS TEXT), '\"outcome\":\"allowed\"', \
+         '\"outcome\":\"denied\"') AS BLOB) WHERE action = 'user.create'",
     ))
     .unwrap();
     let err = precinct_fails(&data, &["audit", "verify"]);
