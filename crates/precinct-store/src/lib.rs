@@ -261,7 +261,8 @@ impl Store {
             }
             Engine::Postgres => Native::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
+                    // Group commit, indexer, proofs, and verify's chunks at once.
+                    .max_connections(8)
                     // A generic plan cached while the log was small would
                     // scan the whole table once it is large.
                     .after_connect(|conn, _meta| {
