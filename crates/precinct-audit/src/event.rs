@@ -43,77 +43,11 @@ impl AuditEvent {
     /// The canonical bytes: serde_json writes struct fields in declaration
     /// order without whitespace.
     pub fn canonical(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(400);
-        self.as_ref().encode_into(&mut buf);
-        buf
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn leaf_hash(&self) -> crate::merkle::Hash {
         crate::merkle::leaf_hash(&self.canonical())
-    }
-
-    /// The same event, borrowed.
-    pub fn as_ref(&self) -> EventRef<'_> {
-        EventRef {
-            v: self.v,
-            id: &self.id,
-            time_us: self.time_us,
-            actor_id: self.actor_id.as_deref(),
-            actor_name: self.actor_name.as_deref(),
-            session_id: self.session_id.as_deref(),
-            channel: &self.channel,
-            workstation_id: self.workstation_id.as_deref(),
-            device_id: self.device_id.as_deref(),
-            source_ip: self.source_ip.as_deref(),
-            action: &self.action,
-            object_type: self.object_type.as_deref(),
-            object_id: self.object_id.as_deref(),
-            outcome: &self.outcome,
-            reason: self.reason.as_deref(),
-            grant_id: self.grant_id.as_deref(),
-            request_id: self.request_id.as_deref(),
-        }
-    }
-}
-
-/// An event whose fields are borrowed (from a database row, say): encodes
-/// to exactly the bytes of the owned event, without copying its fields.
-/// The one definition of the encoding: `AuditEvent::canonical` goes
-/// through it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EventRef<'a> {
-    pub v: u32,
-    pub id: &'a str,
-    pub time_us: i64,
-    pub actor_id: Option<&'a str>,
-    pub actor_name: Option<&'a str>,
-    pub session_id: Option<&'a str>,
-    pub channel: &'a str,
-    pub workstation_id: Option<&'a str>,
-    pub device_id: Option<&'a str>,
-    pub source_ip: Option<&'a str>,
-    pub action: &'a str,
-    pub object_type: Option<&'a str>,
-    pub object_id: Option<&'a str>,
-    pub outcome: &'a str,
-    pub reason: Option<&'a str>,
-    pub grant_id: Option<&'a str>,
-    pub request_id: Option<&'a str>,
-}
-
-impl EventRef<'_> {
-    /// Appends the canonical bytes to `buf`.
-    pub fn encode_into(&self, buf: &mut Vec<u8>) {
-        // Writing plain strings and integers into a Vec cannot fail.
-        let _ = serde_json::to_writer(buf, self);
-    }
-
-    /// The leaf hash, encoding into `buf` (cleared first) to reuse its
-    /// allocation.
-    pub fn leaf_hash_with(&self, buf: &mut Vec<u8>) -> crate::merkle::Hash {
-        buf.clear();
-        self.encode_into(buf);
-        crate::merkle::leaf_hash(buf)
     }
 }
 
@@ -258,11 +192,8 @@ mod tests {
         );
         let back: AuditEvent = serde_json::from_slice(text.as_bytes()).expect("parse");
         assert_eq!(back, e);
-        // The borrowed form encodes to the same bytes.
-        let mut buf = Vec::new();
         assert_eq!(serde_json::to_vec(&e).expect("encode"), text.as_bytes());
-        assert_eq!(e.as_ref().leaf_hash_with(&mut buf), e.leaf_hash());
-        assert_eq!(buf, text.as_bytes());
+        assert_eq!(crate::merkle::leaf_hash(text.as_bytes()), e.leaf_hash());
         let f = Fields::of(text.as_bytes()).expect("fields");
         assert_eq!(
             (

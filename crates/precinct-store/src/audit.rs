@@ -1,7 +1,7 @@
-//! The audit trail's storage: events (written once, in the same transaction
-//! as the change they record), the sequencer that gives them their place in
-//! the Merkle log, the perfect subtree hashes that proofs read, and signed
-//! checkpoints. No code path updates or deletes an event.
+//! The audit trail's storage: events, each written once with its place in
+//! the Merkle log in the same transaction as the change it records; the
+//! perfect subtree hashes that proofs read; the search index by user and
+//! case; and signed checkpoints. No code path updates or deletes an event.
 
 use precinct_audit::event::{AuditEvent, Fields};
 use precinct_audit::merkle::{self, completed_nodes, CompactRange, Hash};
@@ -32,13 +32,11 @@ const ROWS_PER_INSERT: usize = 20;
 /// Serialises sequencers on PostgreSQL (any constant both sides agree on).
 pub(crate) const SEQUENCER_LOCK: i64 = 0x5052_4543_494e_4354;
 
-/// An entry of the log as stored: its place, the event, and the leaf hash
-/// computed when it was written.
+/// An entry of the log as stored: its place and its event.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
     pub seq: u64,
     pub event: AuditEvent,
-    pub leaf_hash: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,11 +71,11 @@ fn placeholders(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
-fn u64_of(v: i64) -> Result<u64> {
+pub(crate) fn u64_of(v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative log position".into()))
 }
 
-fn i64_of(v: u64) -> Result<i64> {
+pub(crate) fn i64_of(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt("log position out of range".into()))
 }
 
@@ -340,7 +338,6 @@ fn entry_from_row(row: &AnyRow) -> Result<LogEntry> {
     Ok(LogEntry {
         seq: u64_of(int(row, "seq")?)?,
         event: event_from_row(row)?,
-        leaf_hash: row.try_get("leaf_hash")?,
     })
 }
 
@@ -356,20 +353,19 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
 /// PostgreSQL an advisory lock makes one transaction at a time, across every
 /// server, the sequencer; it is held only from here to the commit.
 pub(crate) async fn sequence_in(
-    conn: &mut AnyConnection,
+    tx: &mut crate::WriteTx,
     engine: Engine,
     events: &[AuditEvent],
 ) -> Result<()> {
+    let conn: &mut AnyConnection = tx;
     if engine == Engine::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(SEQUENCER_LOCK)
             .execute(&mut *conn)
             .await?;
     }
-    // A write first: on SQLite this takes the write lock before any read.
-    sqlx::query("UPDATE audit_state SET size = size WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
+    // The lock above (PostgreSQL) or the write lock `begin_write` took
+    // (SQLite) makes this size the one to append at.
     let row = sqlx::query("SELECT size FROM audit_state WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
@@ -483,7 +479,35 @@ fn check_nodes(found: usize, wanted: usize) -> Result<()> {
     }
 }
 
+/// Whether native SQLite work writes (and so must take the writer's turn).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Read,
+    Write,
+}
+
 impl Store {
+    /// Runs blocking `rusqlite` work on the blocking pool; writes first take
+    /// the store's writer turn, as every sqlx write does.
+    async fn on_sqlite<T: Send + 'static>(
+        &self,
+        db: &std::sync::Arc<SqliteNative>,
+        turn: Turn,
+        work: impl FnOnce(&SqliteNative) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let held = match turn {
+            Turn::Write => Some(self.sqlite_writer.clone().lock_owned().await),
+            Turn::Read => None,
+        };
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            let _held = held;
+            work(&db)
+        })
+        .await
+        .map_err(|_| StoreError::Corrupt("a native SQLite task stopped".into()))?
+    }
+
     /// Writes events that accompany no change (reads, denials, and the
     /// group commit of many of them) in their own transaction, with their
     /// place in the log; when this returns, they are durable. The hot path:
@@ -494,15 +518,9 @@ impl Store {
         }
         let written = match &self.native {
             Native::Sqlite(db) => {
-                let turn = self.sqlite_writer.clone().lock_owned().await;
-                let (db, events) = (db.clone(), events.to_vec());
-                tokio::task::spawn_blocking(move || {
-                    let _turn = turn;
-                    db.record_and_sequence(&events)
-                })
-                .await
-                .map_err(|_| StoreError::Corrupt("the audit writer stopped".into()))
-                .and_then(|r| r)
+                let events = events.to_vec();
+                self.on_sqlite(db, Turn::Write, move |db| db.record_and_sequence(&events))
+                    .await
             }
             Native::Postgres(pool) => native_pg::record_and_sequence(pool, events).await,
         };
@@ -537,10 +555,8 @@ impl Store {
         }
         let found = match &self.native {
             Native::Sqlite(db) => {
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || db.nodes(&missing))
-                    .await
-                    .map_err(|_| StoreError::Corrupt("the audit reader stopped".into()))??
+                self.on_sqlite(db, Turn::Read, move |db| db.nodes(&missing))
+                    .await?
             }
             Native::Postgres(pool) => native_pg::nodes(pool, &missing).await?,
         };
@@ -709,16 +725,14 @@ impl Store {
 
     /// Up to `limit` log entries from `from_seq` on, in order.
     pub async fn log_entries(&self, from_seq: u64, limit: u64) -> Result<Vec<LogEntry>> {
-        sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(i64_of(from_seq)?)
-        .bind(i64_of(limit)?)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(entry_from_row)
-        .collect()
+        sqlx::query("SELECT seq, entry FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(i64_of(from_seq)?)
+            .bind(i64_of(limit)?)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
     }
 
     /// Checks the log entries `from..to` (recomputing each leaf from its
@@ -734,10 +748,10 @@ impl Store {
     ) -> Result<ChunkCheck> {
         match &self.native {
             Native::Sqlite(db) => {
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || db.check_chunk((from, to), indexed, marks))
-                    .await
-                    .map_err(|_| StoreError::Corrupt("the audit reader stopped".into()))?
+                self.on_sqlite(db, Turn::Read, move |db| {
+                    db.check_chunk((from, to), indexed, marks)
+                })
+                .await
             }
             Native::Postgres(pool) => {
                 native_pg::check_chunk(pool, (from, to), indexed, marks).await
@@ -750,21 +764,14 @@ impl Store {
     pub async fn index_search(&self, max: u64) -> Result<u64> {
         match &self.native {
             Native::Sqlite(db) => {
-                let turn = self.sqlite_writer.clone().lock_owned().await;
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _turn = turn;
-                    db.index_search(max)
-                })
-                .await
-                .map_err(|_| StoreError::Corrupt("the audit indexer stopped".into()))?
+                self.on_sqlite(db, Turn::Write, move |db| db.index_search(max))
+                    .await
             }
             Native::Postgres(pool) => native_pg::index_search(pool, max).await,
         }
     }
 
-    /// Where the search index ends: events from here on are searched
-    /// directly.
+    /// Where the search index ends (searches bring it up to date first).
     pub async fn search_indexed(&self) -> Result<u64> {
         let row = sqlx::query("SELECT indexed FROM audit_search_state WHERE id = 1")
             .fetch_one(&self.pool)

@@ -262,8 +262,7 @@ pub fn page_offset(offset: Option<u64>) -> Result<u64, DomainError> {
     }
 }
 
-/// One page of a search, newest first; `seq` is None while an event waits
-/// for the sequencer.
+/// One page of a search, newest first, each event with its log position.
 #[derive(Debug, Clone)]
 pub struct AuditPage {
     pub events: Vec<(u64, AuditEvent)>,

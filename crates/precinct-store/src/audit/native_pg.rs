@@ -9,18 +9,10 @@ use sqlx::{PgPool, Postgres, Row};
 use std::collections::HashMap;
 
 use super::{
-    frontier_keys, plan_append, terms_of, ChunkCheck, ChunkChecker, RowRef, ENTRY_COLUMNS,
-    SEQUENCER_LOCK,
+    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, RowRef,
+    ENTRY_COLUMNS, SEQUENCER_LOCK,
 };
 use crate::{Result, StoreError};
-
-fn u64_of(v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative log position".into()))
-}
-
-fn i64_of(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt("log position out of range".into()))
-}
 
 async fn nodes_on<'c, E>(conn: E, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>>
 where

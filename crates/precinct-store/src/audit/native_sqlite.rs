@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::{
-    frontier_keys, plan_append, terms_of, ChunkCheck, ChunkChecker, IndexRows, RowRef,
-    ENTRY_COLUMNS,
+    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, IndexRows,
+    RowRef, ENTRY_COLUMNS,
 };
 use crate::{Result, StoreError};
 
@@ -39,14 +39,6 @@ fn connect(path: &Path) -> Result<Connection> {
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError::Corrupt("a native SQLite connection was poisoned".into())
-}
-
-fn u64_of(v: i64) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative log position".into()))
-}
-
-fn i64_of(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt("log position out of range".into()))
 }
 
 fn nodes_on(conn: &Connection, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>> {
