@@ -5,12 +5,12 @@
 
 use precinct_audit::event::AuditEvent;
 use precinct_audit::merkle::Hash;
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::HashMap;
 
 use super::{
-    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, RowRef,
-    ENTRY_COLUMNS, SEQUENCER_LOCK,
+    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, IndexRows,
+    RowRef, ENTRY_COLUMNS, SEQUENCER_LOCK,
 };
 use crate::{Result, StoreError};
 
@@ -122,7 +122,8 @@ pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) ->
 
 /// Checks the entries `from..to` in one read-only transaction (one
 /// snapshot): every leaf recomputed from its row, and the search index's
-/// rows for them.
+/// rows for them. Both are read as binary `COPY`: the server sends each
+/// row as it is stored, and the check reads the fields where they lie.
 pub(crate) async fn check_chunk(
     pool: &PgPool,
     (from, to): (u64, u64),
@@ -133,41 +134,144 @@ pub(crate) async fn check_chunk(
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let (lo, hi) = (i64_of(from)?, i64_of(to)?);
-    let index = sqlx::query(
-        "SELECT seq, term FROM audit_search WHERE seq >= $1 AND seq < $2 ORDER BY seq, term",
+    // Both reads walk their primary key in order. Left to itself, on a
+    // table not yet analysed the planner gathers the rows by bitmap and
+    // sorts them, in temporary files once they pass `work_mem`.
+    sqlx::query(
+        "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)",
     )
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| Ok((u64_of(r.try_get(0)?)?, r.try_get::<String, _>(1)?)))
-    .collect::<Result<Vec<_>>>()?;
-    let rows = sqlx::query(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq"
-    ))
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(&mut *tx)
+    .execute(&mut *tx)
+    .await?;
+    let (lo, hi) = (i64_of(from)?, i64_of(to)?);
+    // Bounds are integers formatted here: COPY takes no parameters.
+    let index = copy_out(
+        &mut tx,
+        &format!(
+            "SELECT seq, term FROM audit_search WHERE seq >= {lo} AND seq < {hi} ORDER BY seq, term"
+        ),
+    )
+    .await?;
+    let events = copy_out(
+        &mut tx,
+        &format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_events WHERE seq >= {lo} AND seq < {hi} ORDER BY seq"
+        ),
+    )
     .await?;
     tx.commit().await?;
-    let mut check = ChunkChecker::new((from, to), indexed, index.into_iter(), marks);
-    for row in &rows {
+    let mut check = ChunkChecker::new(
+        (from, to),
+        indexed,
+        CopyIndex(CopyTuples::new(&index)?),
+        marks,
+    );
+    let mut rows = CopyTuples::new(&events)?;
+    while let Some([seq, id, time_us, action, outcome, entry, leaf]) = rows.next()? {
         let entry = RowRef {
-            seq: u64_of(row.try_get(0)?)?,
-            id: row.try_get(1)?,
-            time_us: row.try_get(2)?,
-            action: row.try_get(3)?,
-            outcome: row.try_get(4)?,
-            entry: row.try_get(5)?,
-            leaf: row.try_get(6)?,
+            seq: u64_of(int8(seq)?)?,
+            id: utf8(id)?,
+            time_us: int8(time_us)?,
+            action: utf8(action)?,
+            outcome: utf8(outcome)?,
+            entry,
+            leaf,
         };
         if !check.entry(&entry) {
             break;
         }
     }
     check.finish()
+}
+
+/// The whole output of `COPY (query) TO STDOUT (FORMAT binary)`.
+async fn copy_out(conn: &mut PgConnection, query: &str) -> Result<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let mut stream = conn
+        .copy_out_raw(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))
+        .await?;
+    while let Some(data) = stream.next().await {
+        out.extend_from_slice(&data?);
+    }
+    Ok(out)
+}
+
+fn copy_corrupt() -> StoreError {
+    StoreError::Corrupt("unexpected binary COPY data".into())
+}
+
+/// The tuples of a binary `COPY`: the signature and header, then per
+/// tuple a field count and each field's length and bytes (big-endian),
+/// then -1.
+struct CopyTuples<'a>(&'a [u8]);
+
+impl<'a> CopyTuples<'a> {
+    const SIGNATURE: &'static [u8] = b"PGCOPY\n\xff\r\n\0";
+
+    fn new(data: &'a [u8]) -> Result<Self> {
+        let rest = data
+            .strip_prefix(Self::SIGNATURE)
+            .ok_or_else(copy_corrupt)?;
+        let mut t = CopyTuples(rest);
+        let _flags = t.take(4)?;
+        let ext = usize::try_from(be_i32(t.take(4)?)).map_err(|_| copy_corrupt())?;
+        t.take(ext)?;
+        Ok(t)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(copy_corrupt());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    /// The next tuple's `N` fields (none may be NULL); None after the last.
+    fn next<const N: usize>(&mut self) -> Result<Option<[&'a [u8]; N]>> {
+        let count = i16::from_be_bytes(self.take(2)?.try_into().map_err(|_| copy_corrupt())?);
+        if count == -1 {
+            return Ok(None);
+        }
+        if usize::try_from(count).ok() != Some(N) {
+            return Err(copy_corrupt());
+        }
+        let mut fields = [&[][..]; N];
+        for f in &mut fields {
+            let len = usize::try_from(be_i32(self.take(4)?)).map_err(|_| copy_corrupt())?;
+            *f = self.take(len)?;
+        }
+        Ok(Some(fields))
+    }
+}
+
+fn be_i32(b: &[u8]) -> i32 {
+    i32::from_be_bytes(b.try_into().unwrap_or([0xff; 4]))
+}
+
+fn int8(b: &[u8]) -> Result<i64> {
+    Ok(i64::from_be_bytes(
+        b.try_into().map_err(|_| copy_corrupt())?,
+    ))
+}
+
+fn utf8(b: &[u8]) -> Result<&str> {
+    std::str::from_utf8(b).map_err(|_| copy_corrupt())
+}
+
+/// The search index's rows, from their binary COPY.
+struct CopyIndex<'a>(CopyTuples<'a>);
+
+impl IndexRows for CopyIndex<'_> {
+    fn next_row(&mut self, term: &mut String) -> Result<Option<u64>> {
+        let Some([seq, t]) = self.0.next()? else {
+            return Ok(None);
+        };
+        term.clear();
+        term.push_str(utf8(t)?);
+        Ok(Some(u64_of(int8(seq)?)?))
+    }
 }
 
 /// Adds the search terms of up to `max` events behind the index's end, in
