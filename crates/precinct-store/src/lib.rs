@@ -174,10 +174,9 @@ pub struct Store {
     /// commit, verification, proofs), where `Any`'s per-row cost is the
     /// bound (decision 0004).
     native: Native,
-    /// The upper levels of the Merkle tree, as read (see `Store::nodes`).
-    node_cache: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<(u32, u64), precinct_audit::merkle::Hash>>,
-    >,
+    /// Full tiles of the Merkle tree's upper levels, as read (see
+    /// `Store::nodes`).
+    tile_cache: std::sync::Arc<std::sync::Mutex<audit::TileCache>>,
 }
 
 #[derive(Debug, Clone)]
@@ -283,7 +282,7 @@ impl Store {
             audit_failures: Default::default(),
             sqlite_writer: Default::default(),
             native,
-            node_cache: Default::default(),
+            tile_cache: Default::default(),
         })
     }
 

@@ -4,17 +4,17 @@
 //! search indexer, and chunked reads for verification.
 
 use precinct_audit::event::AuditEvent;
-use precinct_audit::merkle::Hash;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::HashMap;
 
+use super::tiles::TileKey;
 use super::{
-    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, IndexRows,
-    RowRef, ENTRY_COLUMNS, SEQUENCER_LOCK,
+    check_tiles, edge_keys, i64_of, plan_append, terms_of, tile_of, u64_of, ChunkCheck,
+    ChunkChecker, IndexRows, RowRef, ENTRY_COLUMNS, SEQUENCER_LOCK,
 };
 use crate::{Result, StoreError};
 
-async fn nodes_on<'c, E>(conn: E, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>>
+async fn tiles_on<'c, E>(conn: E, keys: &[TileKey]) -> Result<HashMap<TileKey, Vec<u8>>>
 where
     E: sqlx::Executor<'c, Database = Postgres>,
 {
@@ -26,8 +26,8 @@ where
     let rows = sqlx::query(
         // LATERAL: one primary-key lookup per key, whatever the planner
         // thinks of the array's size.
-        "SELECT k.level, k.idx, n.hash FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS k (level, idx) \
-         CROSS JOIN LATERAL (SELECT hash FROM audit_nodes WHERE level = k.level AND idx = k.idx) n",
+        "SELECT k.level, k.idx, t.hashes FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS k (level, idx) \
+         CROSS JOIN LATERAL (SELECT hashes FROM audit_tiles WHERE level = k.level AND idx = k.idx) t",
     )
     .bind(levels)
     .bind(idxs)
@@ -35,21 +35,15 @@ where
     .await?;
     let mut out = HashMap::with_capacity(keys.len());
     for row in rows {
-        let level = u32::try_from(row.try_get::<i64, _>(0)?)
-            .map_err(|_| StoreError::Corrupt("level".into()))?;
-        let idx = u64_of(row.try_get(1)?)?;
-        let hash: Hash = row
-            .try_get::<&[u8], _>(2)?
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("node hash length".into()))?;
-        out.insert((level, idx), hash);
+        let (k, v) = tile_of(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)?;
+        out.insert(k, v);
     }
-    super::check_nodes(out.len(), keys.len())?;
+    check_tiles(out.len(), keys.len())?;
     Ok(out)
 }
 
-pub(crate) async fn nodes(pool: &PgPool, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>> {
-    nodes_on(pool, keys).await
+pub(crate) async fn tiles(pool: &PgPool, keys: &[TileKey]) -> Result<HashMap<TileKey, Vec<u8>>> {
+    tiles_on(pool, keys).await
 }
 
 /// Writes events with their place in the log in one transaction: the
@@ -69,8 +63,8 @@ pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) ->
         .fetch_one(&mut *tx)
         .await?;
     let size = u64_of(size)?;
-    let frontier = nodes_on(&mut *tx, &frontier_keys(size)).await?;
-    let plan = plan_append(size, frontier, events)?;
+    let edge = tiles_on(&mut *tx, &edge_keys(size)).await?;
+    let plan = plan_append(size, edge, events)?;
 
     let req = |f: fn(&AuditEvent) -> &String| -> Vec<String> {
         events.iter().map(|e| f(e).clone()).collect()
@@ -99,15 +93,26 @@ pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) ->
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO audit_nodes (level, idx, hash) \
-         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
+        "INSERT INTO audit_tiles (level, idx, hashes) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[]) \
+         ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
     )
-    .bind(plan.nodes.iter().map(|n| n.0).collect::<Vec<i64>>())
-    .bind(plan.nodes.iter().map(|n| n.1).collect::<Vec<i64>>())
     .bind(
-        plan.nodes
+        plan.tiles
             .iter()
-            .map(|n| n.2.to_vec())
+            .map(|((l, _), _)| i64::from(*l))
+            .collect::<Vec<i64>>(),
+    )
+    .bind(
+        plan.tiles
+            .iter()
+            .map(|((_, i), _)| i64_of(*i))
+            .collect::<Result<Vec<i64>>>()?,
+    )
+    .bind(
+        plan.tiles
+            .iter()
+            .map(|(_, h)| h.clone())
             .collect::<Vec<Vec<u8>>>(),
     )
     .execute(&mut *tx)
@@ -169,10 +174,10 @@ pub(crate) async fn check_chunk(
     while let Some([seq, id, time_us, action, outcome, entry, leaf]) = rows.next()? {
         let entry = RowRef {
             seq: u64_of(int8(seq)?)?,
-            id: utf8(id)?,
+            id,
             time_us: int8(time_us)?,
-            action: utf8(action)?,
-            outcome: utf8(outcome)?,
+            action,
+            outcome,
             entry,
             leaf,
         };
@@ -256,20 +261,16 @@ fn int8(b: &[u8]) -> Result<i64> {
     ))
 }
 
-fn utf8(b: &[u8]) -> Result<&str> {
-    std::str::from_utf8(b).map_err(|_| copy_corrupt())
-}
-
 /// The search index's rows, from their binary COPY.
 struct CopyIndex<'a>(CopyTuples<'a>);
 
 impl IndexRows for CopyIndex<'_> {
-    fn next_row(&mut self, term: &mut String) -> Result<Option<u64>> {
+    fn next_row(&mut self, term: &mut Vec<u8>) -> Result<Option<u64>> {
         let Some([seq, t]) = self.0.next()? else {
             return Ok(None);
         };
         term.clear();
-        term.push_str(utf8(t)?);
+        term.extend_from_slice(t);
         Ok(Some(u64_of(int8(seq)?)?))
     }
 }

@@ -5,15 +5,15 @@
 //! this process and behind other processes through SQLite's own lock.
 
 use precinct_audit::event::AuditEvent;
-use precinct_audit::merkle::Hash;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::tiles::TileKey;
 use super::{
-    frontier_keys, i64_of, plan_append, terms_of, u64_of, ChunkCheck, ChunkChecker, IndexRows,
-    RowRef, ENTRY_COLUMNS,
+    check_tiles, edge_keys, i64_of, plan_append, terms_of, tile_of, u64_of, ChunkCheck,
+    ChunkChecker, IndexRows, RowRef, ENTRY_COLUMNS,
 };
 use crate::{Result, StoreError};
 
@@ -41,26 +41,30 @@ fn poisoned<T>(_: T) -> StoreError {
     StoreError::Corrupt("a native SQLite connection was poisoned".into())
 }
 
-fn nodes_on(conn: &Connection, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>> {
+fn tiles_on(conn: &Connection, keys: &[TileKey]) -> Result<HashMap<TileKey, Vec<u8>>> {
     let mut stmt =
-        conn.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?;
+        conn.prepare_cached("SELECT hashes FROM audit_tiles WHERE level = ?1 AND idx = ?2")?;
     let mut out = HashMap::with_capacity(keys.len());
     for &(level, idx) in keys {
-        let idx_i = i64::try_from(idx)
-            .map_err(|_| StoreError::Corrupt("log position out of range".into()))?;
-        let mut rows = stmt.query(params![i64::from(level), idx_i])?;
+        let idx = i64_of(idx)?;
+        let mut rows = stmt.query(params![i64::from(level), idx])?;
         if let Some(row) = rows.next()? {
-            let hash: Hash = row
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("node hash length".into()))?;
-            out.insert((level, idx), hash);
+            let (k, v) = tile_of(i64::from(level), idx, row.get(0)?)?;
+            out.insert(k, v);
         }
     }
-    super::check_nodes(out.len(), keys.len())?;
+    check_tiles(out.len(), keys.len())?;
     Ok(out)
+}
+
+/// A text or blob column's bytes, as stored.
+fn bytes_of(v: rusqlite::types::ValueRef<'_>) -> Result<&[u8]> {
+    match v {
+        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => Ok(b),
+        _ => Err(StoreError::Corrupt(
+            "an audit column of the wrong type".into(),
+        )),
+    }
 }
 
 /// The search index's rows, read as the check goes (a second cursor on
@@ -68,16 +72,12 @@ fn nodes_on(conn: &Connection, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64)
 struct IndexCursor<'s>(rusqlite::Rows<'s>);
 
 impl IndexRows for IndexCursor<'_> {
-    fn next_row(&mut self, term: &mut String) -> Result<Option<u64>> {
+    fn next_row(&mut self, term: &mut Vec<u8>) -> Result<Option<u64>> {
         let Some(row) = self.0.next()? else {
             return Ok(None);
         };
         term.clear();
-        term.push_str(
-            row.get_ref(1)?
-                .as_str()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        );
+        term.extend_from_slice(bytes_of(row.get_ref(1)?)?);
         Ok(Some(u64_of(row.get(0)?)?))
     }
 }
@@ -100,8 +100,8 @@ impl SqliteNative {
             r.get(0)
         })?;
         let size = u64_of(size)?;
-        let frontier = nodes_on(&tx, &frontier_keys(size))?;
-        let plan = plan_append(size, frontier, events)?;
+        let edge = tiles_on(&tx, &edge_keys(size))?;
+        let plan = plan_append(size, edge, events)?;
         {
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES \
@@ -118,10 +118,12 @@ impl SqliteNative {
                     &p.leaf[..],
                 ])?;
             }
-            let mut node = tx
-                .prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-            for (l, i, h) in &plan.nodes {
-                node.execute(params![l, i, &h[..]])?;
+            let mut tile = tx.prepare_cached(
+                "INSERT INTO audit_tiles (level, idx, hashes) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+            )?;
+            for ((l, i), h) in &plan.tiles {
+                tile.execute(params![l, i64_of(*i)?, &h[..]])?;
             }
         }
         tx.execute("UPDATE audit_state SET size = ?1 WHERE id = 1", [plan.size])?;
@@ -129,9 +131,9 @@ impl SqliteNative {
         Ok(())
     }
 
-    pub(crate) fn nodes(&self, keys: &[(u32, u64)]) -> Result<HashMap<(u32, u64), Hash>> {
+    pub(crate) fn tiles(&self, keys: &[TileKey]) -> Result<HashMap<TileKey, Vec<u8>>> {
         let conn = self.reader.lock().map_err(poisoned)?;
-        nodes_on(&conn, keys)
+        tiles_on(&conn, keys)
     }
 
     /// Checks the entries `from..to` on a connection of its own, in one
@@ -161,24 +163,15 @@ impl SqliteNative {
             ))?;
             let mut rows = stmt.query(params![lo, hi])?;
             while let Some(row) = rows.next()? {
-                let text = |i: usize| -> Result<&str> {
-                    row.get_ref(i)?
-                        .as_str()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))
-                };
-                let blob = |i: usize| -> Result<&[u8]> {
-                    row.get_ref(i)?
-                        .as_blob()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))
-                };
+                let col = |i: usize| bytes_of(row.get_ref(i)?);
                 let entry = RowRef {
                     seq: u64_of(row.get(0)?)?,
-                    id: text(1)?,
+                    id: col(1)?,
                     time_us: row.get(2)?,
-                    action: text(3)?,
-                    outcome: text(4)?,
-                    entry: blob(5)?,
-                    leaf: blob(6)?,
+                    action: col(3)?,
+                    outcome: col(4)?,
+                    entry: col(5)?,
+                    leaf: col(6)?,
                 };
                 if !check.entry(&entry) {
                     break;

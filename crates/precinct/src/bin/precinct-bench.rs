@@ -308,6 +308,9 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
             .expect("verifies");
         rates.push(r.events as f64 / t.elapsed().as_secs_f64());
     }
+    let (lo, hi) = rates
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     let v = median(rates);
     // The same work on one core, for the ratio.
     let t = Instant::now();
@@ -321,7 +324,7 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         sequenced as f64 / t.elapsed().as_secs_f64()
     );
     println!(
-        "verify: {:.0} events/s (median of {} over {sequenced} events) = {:.2} of the SHA-256 bound",
+        "verify: {:.0} events/s (median of {} over {sequenced} events; {lo:.0} to {hi:.0}) = {:.2} of the SHA-256 bound",
         v,
         args.verify_rounds.max(1),
         v / sha

@@ -173,7 +173,7 @@ async fn nothing_happens_without_its_audit_record(db: TestDb) {
     // The audit trail becomes unwritable: every action must now be refused.
     raw_sql(
         &app.db.url,
-        "ALTER TABLE audit_nodes RENAME TO audit_nodes_gone",
+        "ALTER TABLE audit_tiles RENAME TO audit_tiles_gone",
     )
     .await
     .unwrap();
@@ -215,7 +215,7 @@ async fn nothing_happens_without_its_audit_record(db: TestDb) {
     assert!(failures >= 3, "{metrics}");
     raw_sql(
         &app.db.url,
-        "ALTER TABLE audit_nodes_gone RENAME TO audit_nodes",
+        "ALTER TABLE audit_tiles_gone RENAME TO audit_tiles",
     )
     .await
     .unwrap();
@@ -355,6 +355,75 @@ async fn verify_names_an_inserted_event(db: TestDb) {
     );
 }
 dbtest!(verify_names_an_inserted_event);
+
+/// Migration 0004 builds the tree's tiles from the layout before it (one
+/// row per perfect subtree): after the upgrade the log verifies and gives
+/// the same proofs.
+async fn the_tree_upgrades_from_subtree_rows_to_tiles(db: TestDb) {
+    use sqlx::Connection;
+    let app = quiet_app(db).await;
+    // Past the tile boundaries at 32 and 1,024 entries.
+    some_events(&app, 1100).await;
+    let size = checkpoint(&app).await;
+    let proof = app.db.store.inclusion_proof(700, size).await.unwrap();
+    let root = app.db.store.audit_root(size).await.unwrap();
+
+    // Back to the layout before 0004, from the leaf hashes as stored.
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let leaves: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT leaf_hash FROM audit_events ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let mut nodes = std::collections::HashMap::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let leaf: [u8; 32] = leaf.as_slice().try_into().unwrap();
+        let done = precinct_audit::merkle::completed_nodes(i as u64, leaf, |l, i| {
+            nodes.get(&(l, i)).copied()
+        })
+        .unwrap();
+        nodes.extend(done.into_iter().map(|(l, i, h)| ((l, i), h)));
+    }
+    let ty = if app.db.url.starts_with("sqlite") {
+        "BLOB"
+    } else {
+        "BYTEA"
+    };
+    sqlx::raw_sql(&format!(
+        "DROP TABLE audit_tiles; DELETE FROM _sqlx_migrations WHERE version = 4; \
+         CREATE TABLE audit_nodes (level BIGINT NOT NULL, idx BIGINT NOT NULL, \
+         hash {ty} NOT NULL, PRIMARY KEY (level, idx))"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for ((l, i), h) in &nodes {
+        sqlx::query("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+            .bind(i64::from(*l))
+            .bind(*i as i64)
+            .bind(h.to_vec())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    // A server of this version starts on it: the migration runs.
+    let db = app.db.reopen().await;
+    db.store.migrate().await.unwrap();
+    assert_eq!(db.store.audit_root(size).await.unwrap(), root);
+    assert_eq!(db.store.inclusion_proof(700, size).await.unwrap(), proof);
+    let verifier = app.services.log_verifier();
+    let report = verify_log(&db.store, &verifier, &[], &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.events, size);
+    // And the log grows from the tiles the migration built.
+    some_events(&app, 40).await;
+    let grown = checkpoint(&app).await;
+    assert_eq!(verify(&app, &[]).await.unwrap().events, grown);
+}
+dbtest!(the_tree_upgrades_from_subtree_rows_to_tiles);
 
 async fn verify_catches_reordered_events(db: TestDb) {
     let app = three_checkpoints(db).await;
