@@ -329,8 +329,43 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         args.verify_rounds.max(1),
         v / sha
     );
+    if args.database_url.is_some() {
+        raw_copy_rate(&url, sequenced).await;
+    }
     store.close().await;
     drop_db(cleanup).await;
+}
+
+/// PostgreSQL's own rate for the rows `audit verify` reads (the events and
+/// their search-index rows, as binary COPY on one connection, nothing
+/// checked): the bound the server sets on this machine.
+async fn raw_copy_rate(url: &str, events: u64) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    // The same plans as verify's: along the primary keys.
+    sqlx::query("SELECT set_config('enable_bitmapscan', 'off', false), set_config('enable_sort', 'off', false)")
+        .execute(&mut conn)
+        .await
+        .expect("plans");
+    let t = Instant::now();
+    let mut bytes = 0usize;
+    for q in [
+        "SELECT seq, id, time_us, action, outcome, entry, leaf_hash FROM audit_events ORDER BY seq",
+        "SELECT seq, term FROM audit_search ORDER BY seq, term",
+    ] {
+        let mut stream = conn
+            .copy_out_raw(&format!("COPY ({q}) TO STDOUT (FORMAT binary)"))
+            .await
+            .expect("copy");
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            bytes += chunk.expect("copy data").len();
+        }
+    }
+    println!(
+        "baseline: PostgreSQL sends verify's rows (binary COPY, one connection, unchecked) at {:.0} events/s ({} MiB)",
+        events as f64 / t.elapsed().as_secs_f64(),
+        bytes >> 20
+    );
 }
 
 async fn proofs(args: &Args) {
