@@ -51,15 +51,13 @@ pub(crate) async fn tiles(pool: &PgPool, keys: &[TileKey]) -> Result<HashMap<Til
 /// every row in two statements.
 pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) -> Result<()> {
     let mut tx = pool.begin().await?;
-    // Plans made for this transaction alone: a generic plan cached while the
-    // log was small would scan the whole table once it is large.
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock($1), set_config('plan_cache_mode', 'force_custom_plan', true)",
-    )
-    .bind(SEQUENCER_LOCK)
+    // The one sequencer lock every writer of the log takes (`sequence_in`
+    // too). Plans are custom on these connections (`Store::open`).
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEQUENCER_LOCK)
         .execute(&mut *tx)
         .await?;
-    let size: i64 = sqlx::query_scalar("SELECT size FROM audit_state WHERE id = 1 FOR UPDATE")
+    let size: i64 = sqlx::query_scalar("SELECT size FROM audit_state WHERE id = 1")
         .fetch_one(&mut *tx)
         .await?;
     let size = u64_of(size)?;
