@@ -49,3 +49,7 @@ id_type!(UserId, "user_id");
 id_type!(UnitId, "unit_id");
 id_type!(WorkstationId, "workstation_id");
 id_type!(DeviceId, "device_id");
+id_type!(CaseId, "case_id");
+id_type!(PersonId, "person_id");
+id_type!(DocumentId, "document_id");
+id_type!(TaskId, "task_id");

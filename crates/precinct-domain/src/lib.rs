@@ -2,12 +2,16 @@
 //! knows nothing of HTTP, databases or async runtimes; every other crate
 //! builds on it.
 
+pub mod case;
 pub mod channel;
 pub mod clock;
 pub mod credentials;
+pub mod document;
 pub mod error;
 pub mod ids;
+pub mod nibrs;
 pub mod org;
+pub mod person;
 pub mod role;
 pub mod session;
 pub mod user;

@@ -1,0 +1,407 @@
+//! Authorization through Cedar: the policy set in `policies/` (or a
+//! department's replacement), strictly validated against the schema when it
+//! is loaded, and decisions that say which policies decided and why. The
+//! server builds one `AccessRequest` per decision; nothing here does I/O.
+//!
+//! Fail closed: a policy that errors while it is evaluated makes the
+//! decision a denial, whatever else matched.
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
+    Validator,
+};
+use precinct_domain::ids::{UnitId, UserId};
+use precinct_domain::{Roles, Timestamp};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use thiserror::Error;
+
+/// The shipped schema and policy set.
+pub const SHIPPED_SCHEMA: &str = include_str!("../../../policies/precinct.cedarschema");
+pub const SHIPPED_POLICIES: &str = include_str!("../../../policies/precinct.cedar");
+
+#[derive(Debug, Error)]
+pub enum PolicyError {
+    #[error("the policy schema is not valid: {0}")]
+    Schema(String),
+    #[error("the policy file cannot be parsed: {0}")]
+    Parse(String),
+    #[error("the policy file does not validate against the schema:\n{0}")]
+    Invalid(String),
+    #[error("policy {0}: every policy needs a unique @id(\"...\") annotation")]
+    MissingId(String),
+    #[error("the decision could not be made: {0}")]
+    Request(String),
+}
+
+/// What is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    View,
+    AddDocument,
+    Amend,
+    Manage,
+    ViewProtected,
+    ViewAudit,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::View,
+        Action::AddDocument,
+        Action::Amend,
+        Action::Manage,
+        Action::ViewProtected,
+        Action::ViewAudit,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::View => "view",
+            Action::AddDocument => "add_document",
+            Action::Amend => "amend",
+            Action::Manage => "manage",
+            Action::ViewProtected => "view_protected",
+            Action::ViewAudit => "view_audit",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// The user asking.
+#[derive(Debug, Clone)]
+pub struct Principal<'a> {
+    pub id: UserId,
+    pub roles: &'a Roles,
+    pub units: &'a [UnitId],
+    pub on_duty: bool,
+    pub training_current: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Case,
+    /// A documentation entry, by its author.
+    Document {
+        author: UserId,
+    },
+}
+
+/// A case or one of its documents, with the case's connections.
+#[derive(Debug, Clone)]
+pub struct Resource<'a> {
+    pub kind: ResourceKind,
+    /// The case's or the document's id.
+    pub id: String,
+    pub number: String,
+    pub unit: UnitId,
+    pub classification: &'a str,
+    pub sealed: bool,
+    pub lead: Option<UserId>,
+    pub team: &'a [UserId],
+    pub named: &'a [UserId],
+    pub supervisors: &'a [UserId],
+}
+
+/// Where and when.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// `workstation`, `department_device` or `offsite`.
+    pub channel: &'a str,
+    pub break_glass: bool,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRequest<'a> {
+    pub principal: &'a Principal<'a>,
+    pub action: Action,
+    pub resource: &'a Resource<'a>,
+    pub context: RequestContext<'a>,
+}
+
+/// The answer and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The `@id`s of the policies that decided: the permits that allowed,
+    /// or the forbids that denied (empty when nothing permitted).
+    pub policies: Vec<String>,
+    /// For a denial, what the user is told.
+    pub message: Option<String>,
+}
+
+/// A loaded, validated policy set.
+#[derive(Debug)]
+pub struct PolicyEngine {
+    schema: Schema,
+    policies: PolicySet,
+    messages: HashMap<PolicyId, String>,
+    authorizer: Authorizer,
+    names: Names,
+}
+
+#[derive(Debug)]
+struct Names {
+    user: EntityTypeName,
+    unit: EntityTypeName,
+    case: EntityTypeName,
+    document: EntityTypeName,
+    actions: HashMap<Action, EntityUid>,
+}
+
+fn type_name(s: &str) -> Result<EntityTypeName, PolicyError> {
+    EntityTypeName::from_str(s).map_err(|e| PolicyError::Schema(e.to_string()))
+}
+
+fn uid(t: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
+}
+
+impl PolicyEngine {
+    /// The shipped policy.
+    pub fn shipped() -> Result<Self, PolicyError> {
+        Self::new(SHIPPED_SCHEMA, SHIPPED_POLICIES)
+    }
+
+    /// Loads `policies` against `schema`, strictly: any validation error
+    /// refuses the whole file.
+    pub fn new(schema: &str, policies: &str) -> Result<Self, PolicyError> {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(schema).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let parsed =
+            PolicySet::from_str(policies).map_err(|e| PolicyError::Parse(format!("{e:?}")))?;
+        let mut set = PolicySet::new();
+        let mut messages = HashMap::new();
+        for p in parsed.policies() {
+            let id = p
+                .annotation("id")
+                .ok_or_else(|| PolicyError::MissingId(p.id().to_string()))?;
+            let named = p.new_id(PolicyId::new(id));
+            if let Some(m) = p.annotation("message") {
+                messages.insert(PolicyId::new(id), m.to_owned());
+            }
+            set.add(named)
+                .map_err(|_| PolicyError::MissingId(format!("{id} (used twice)")))?;
+        }
+        let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errors: Vec<String> = result
+                .validation_errors()
+                .map(|e| format!("- {e}"))
+                .collect();
+            return Err(PolicyError::Invalid(errors.join("\n")));
+        }
+        let action_type = type_name("Precinct::Action")?;
+        let names = Names {
+            user: type_name("Precinct::User")?,
+            unit: type_name("Precinct::Unit")?,
+            case: type_name("Precinct::Case")?,
+            document: type_name("Precinct::Document")?,
+            actions: Action::ALL
+                .into_iter()
+                .map(|a| (a, uid(&action_type, a.as_str())))
+                .collect(),
+        };
+        Ok(Self {
+            schema,
+            policies: set,
+            messages,
+            authorizer: Authorizer::new(),
+            names,
+        })
+    }
+
+    /// How many policies are loaded.
+    pub fn len(&self) -> usize {
+        self.policies.policies().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn users(&self, ids: &[UserId]) -> RestrictedExpression {
+        RestrictedExpression::new_set(
+            ids.iter().map(|u| {
+                RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()))
+            }),
+        )
+    }
+
+    /// Decides one request. An error building it, or inside a policy,
+    /// denies.
+    pub fn decide(&self, req: &AccessRequest<'_>) -> Decision {
+        match self.try_decide(req) {
+            Ok(d) => d,
+            Err(e) => Decision {
+                allowed: false,
+                policies: vec![],
+                message: Some(format!(
+                    "The decision could not be made ({e}); access is refused"
+                )),
+            },
+        }
+    }
+
+    fn try_decide(&self, req: &AccessRequest<'_>) -> Result<Decision, PolicyError> {
+        let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
+        let p = req.principal;
+        let r = req.resource;
+        let principal = uid(&self.names.user, &p.id.to_string());
+        let user = Entity::new(
+            principal.clone(),
+            HashMap::from([
+                (
+                    "roles".to_owned(),
+                    RestrictedExpression::new_set(
+                        p.roles
+                            .iter()
+                            .map(|role| RestrictedExpression::new_string(role.as_str().to_owned())),
+                    ),
+                ),
+                (
+                    "units".to_owned(),
+                    RestrictedExpression::new_set(p.units.iter().map(|u| {
+                        RestrictedExpression::new_entity_uid(uid(&self.names.unit, &u.to_string()))
+                    })),
+                ),
+                (
+                    "on_duty".to_owned(),
+                    RestrictedExpression::new_bool(p.on_duty),
+                ),
+                (
+                    "training_current".to_owned(),
+                    RestrictedExpression::new_bool(p.training_current),
+                ),
+            ]),
+            HashSet::new(),
+        )
+        .map_err(|e| bad(&e))?;
+        let (rtype, author) = match r.kind {
+            ResourceKind::Case => (&self.names.case, None),
+            ResourceKind::Document { author } => (&self.names.document, Some(author)),
+        };
+        let resource = uid(rtype, &r.id);
+        let mut attrs = HashMap::from([
+            (
+                "number".to_owned(),
+                RestrictedExpression::new_string(r.number.clone()),
+            ),
+            (
+                "unit".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string())),
+            ),
+            (
+                "classification".to_owned(),
+                RestrictedExpression::new_string(r.classification.to_owned()),
+            ),
+            (
+                "sealed".to_owned(),
+                RestrictedExpression::new_bool(r.sealed),
+            ),
+            ("team".to_owned(), self.users(r.team)),
+            ("named".to_owned(), self.users(r.named)),
+            ("supervisors".to_owned(), self.users(r.supervisors)),
+        ]);
+        if let Some(lead) = r.lead {
+            attrs.insert(
+                "lead".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.user, &lead.to_string())),
+            );
+        }
+        if let Some(a) = author {
+            attrs.insert(
+                "author".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.user, &a.to_string())),
+            );
+        }
+        let resource_entity =
+            Entity::new(resource.clone(), attrs, HashSet::new()).map_err(|e| bad(&e))?;
+        let entities =
+            Entities::from_entities([user, resource_entity], None).map_err(|e| bad(&e))?;
+        let context = Context::from_pairs([
+            (
+                "channel".to_owned(),
+                RestrictedExpression::new_string(req.context.channel.to_owned()),
+            ),
+            (
+                "break_glass".to_owned(),
+                RestrictedExpression::new_bool(req.context.break_glass),
+            ),
+            (
+                "now".to_owned(),
+                RestrictedExpression::new_long(req.context.now.as_micros()),
+            ),
+        ])
+        .map_err(|e| bad(&e))?;
+        let action = self
+            .names
+            .actions
+            .get(&req.action)
+            .cloned()
+            .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
+        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(|e| bad(&e))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
+        if !errors.is_empty() {
+            return Err(PolicyError::Request(errors.join("; ")));
+        }
+        let policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        let allowed = response.decision() == CedarDecision::Allow;
+        let message = if allowed {
+            None
+        } else {
+            Some(
+                response
+                    .diagnostics()
+                    .reason()
+                    .find_map(|id| self.messages.get(id))
+                    .map(|m| m.replace("{number}", &r.number))
+                    .unwrap_or_else(|| no_permit_message(req.action, &r.number)),
+            )
+        };
+        Ok(Decision {
+            allowed,
+            policies,
+            message,
+        })
+    }
+}
+
+/// What a user is told when no policy permitted the request.
+fn no_permit_message(action: Action, number: &str) -> String {
+    match action {
+        Action::View | Action::AddDocument => format!(
+            "You have no need to know for case {number}: you are not on its team, do not supervise its unit, and it has not been shared with you"
+        ),
+        Action::Amend => format!(
+            "Only the author, the lead investigator or a supervisor may amend this entry of case {number}"
+        ),
+        Action::Manage => format!(
+            "Only the lead investigator or a supervisor of its unit may change case {number}"
+        ),
+        Action::ViewProtected => format!(
+            "Protected people of case {number} are shown only to the users the case names"
+        ),
+        Action::ViewAudit => format!(
+            "The audit of case {number} is open to its supervisors and auditors"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
