@@ -362,6 +362,30 @@ impl Case {
     }
 }
 
+/// One line of a case's timeline. `detail` is in the department's words and
+/// never holds a protected person's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    pub actor: Option<UserId>,
+    /// A stable code: `case.opened`, `document.added`, `status.changed`...
+    pub what: String,
+    pub detail: String,
+}
+
+/// A task on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseTask {
+    pub id: crate::ids::TaskId,
+    pub case_id: CaseId,
+    pub title: String,
+    pub assignee: Option<UserId>,
+    pub due: Option<Timestamp>,
+    pub done_at: Option<Timestamp>,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

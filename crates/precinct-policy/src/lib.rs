@@ -44,16 +44,18 @@ pub enum Action {
     Manage,
     ViewProtected,
     ViewAudit,
+    OpenCase,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::View,
         Action::AddDocument,
         Action::Amend,
         Action::Manage,
         Action::ViewProtected,
         Action::ViewAudit,
+        Action::OpenCase,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -63,6 +65,7 @@ impl Action {
             Action::Manage => "manage",
             Action::ViewProtected => "view_protected",
             Action::ViewAudit => "view_audit",
+            Action::OpenCase => "open_case",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -87,6 +90,8 @@ pub enum ResourceKind {
     Document {
         author: UserId,
     },
+    /// A unit, to open a case in.
+    Unit,
 }
 
 /// A case or one of its documents, with the case's connections.
@@ -103,6 +108,24 @@ pub struct Resource<'a> {
     pub team: &'a [UserId],
     pub named: &'a [UserId],
     pub supervisors: &'a [UserId],
+}
+
+impl Resource<'_> {
+    /// A unit as the resource (opening a case in it).
+    pub fn unit(unit: UnitId) -> Resource<'static> {
+        Resource {
+            kind: ResourceKind::Unit,
+            id: unit.to_string(),
+            number: String::new(),
+            unit,
+            classification: "case",
+            sealed: false,
+            lead: None,
+            team: &[],
+            named: &[],
+            supervisors: &[],
+        }
+    }
 }
 
 /// Where and when.
@@ -141,6 +164,8 @@ pub struct PolicyEngine {
     messages: HashMap<PolicyId, String>,
     authorizer: Authorizer,
     names: Names,
+    /// The schema's action entities, with their groups.
+    actions: Vec<Entity>,
 }
 
 #[derive(Debug)]
@@ -205,7 +230,14 @@ impl PolicyEngine {
                 .map(|a| (a, uid(&action_type, a.as_str())))
                 .collect(),
         };
+        let actions = schema
+            .action_entities()
+            .map_err(|e| PolicyError::Schema(e.to_string()))?
+            .iter()
+            .cloned()
+            .collect();
         Ok(Self {
+            actions,
             schema,
             policies: set,
             messages,
@@ -229,6 +261,49 @@ impl PolicyEngine {
                 RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()))
             }),
         )
+    }
+
+    /// A case or document entity with the case's connections.
+    fn material(
+        &self,
+        resource: EntityUid,
+        r: &Resource<'_>,
+        author: Option<UserId>,
+    ) -> Result<Entity, cedar_policy::EntityAttrEvaluationError> {
+        let mut attrs = HashMap::from([
+            (
+                "number".to_owned(),
+                RestrictedExpression::new_string(r.number.clone()),
+            ),
+            (
+                "unit".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string())),
+            ),
+            (
+                "classification".to_owned(),
+                RestrictedExpression::new_string(r.classification.to_owned()),
+            ),
+            (
+                "sealed".to_owned(),
+                RestrictedExpression::new_bool(r.sealed),
+            ),
+            ("team".to_owned(), self.users(r.team)),
+            ("named".to_owned(), self.users(r.named)),
+            ("supervisors".to_owned(), self.users(r.supervisors)),
+        ]);
+        if let Some(lead) = r.lead {
+            attrs.insert(
+                "lead".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.user, &lead.to_string())),
+            );
+        }
+        if let Some(a) = author {
+            attrs.insert(
+                "author".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&self.names.user, &a.to_string())),
+            );
+        }
+        Entity::new(resource, attrs, HashSet::new())
     }
 
     /// Decides one request. An error building it, or inside a policy,
@@ -283,45 +358,21 @@ impl PolicyEngine {
         let (rtype, author) = match r.kind {
             ResourceKind::Case => (&self.names.case, None),
             ResourceKind::Document { author } => (&self.names.document, Some(author)),
+            ResourceKind::Unit => (&self.names.unit, None),
         };
         let resource = uid(rtype, &r.id);
-        let mut attrs = HashMap::from([
-            (
-                "number".to_owned(),
-                RestrictedExpression::new_string(r.number.clone()),
-            ),
-            (
-                "unit".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string())),
-            ),
-            (
-                "classification".to_owned(),
-                RestrictedExpression::new_string(r.classification.to_owned()),
-            ),
-            (
-                "sealed".to_owned(),
-                RestrictedExpression::new_bool(r.sealed),
-            ),
-            ("team".to_owned(), self.users(r.team)),
-            ("named".to_owned(), self.users(r.named)),
-            ("supervisors".to_owned(), self.users(r.supervisors)),
-        ]);
-        if let Some(lead) = r.lead {
-            attrs.insert(
-                "lead".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &lead.to_string())),
-            );
-        }
-        if let Some(a) = author {
-            attrs.insert(
-                "author".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &a.to_string())),
-            );
-        }
-        let resource_entity =
-            Entity::new(resource.clone(), attrs, HashSet::new()).map_err(|e| bad(&e))?;
-        let entities =
-            Entities::from_entities([user, resource_entity], None).map_err(|e| bad(&e))?;
+        let resource_entity = if r.kind == ResourceKind::Unit {
+            Entity::new_no_attrs(resource.clone(), HashSet::new())
+        } else {
+            self.material(resource.clone(), r, author)
+                .map_err(|e| bad(&e))?
+        };
+        // The action hierarchy (`case_material`) comes from the schema.
+        let entities = Entities::from_entities(
+            self.actions.iter().cloned().chain([user, resource_entity]),
+            None,
+        )
+        .map_err(|e| bad(&e))?;
         let context = Context::from_pairs([
             (
                 "channel".to_owned(),
@@ -400,6 +451,9 @@ fn no_permit_message(action: Action, number: &str) -> String {
         Action::ViewAudit => format!(
             "The audit of case {number} is open to its supervisors and auditors"
         ),
+        Action::OpenCase => {
+            "Cases are opened by officers, detectives and supervisors in their own units".to_owned()
+        }
     }
 }
 

@@ -405,3 +405,34 @@ fn an_erroring_policy_denies() {
     // Strict validation already refuses the unguarded read.
     assert!(PolicyEngine::new(SHIPPED_SCHEMA, &policies).is_err());
 }
+
+#[test]
+fn cases_are_opened_in_ones_own_unit_at_a_workstation() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let roles = Roles::new([Role::Officer]).expect("roles");
+    let (mine, other) = (UnitId::new_random(), UnitId::new_random());
+    let units = [mine];
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: false,
+        training_current: true,
+    };
+    let ask = |unit, channel| {
+        engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::OpenCase,
+            resource: &Resource::unit(unit),
+            context: RequestContext {
+                channel,
+                break_glass: false,
+                now: Timestamp::from_micros(0),
+            },
+        })
+    };
+    assert!(ask(mine, "workstation").allowed);
+    let d = ask(mine, "offsite");
+    assert_eq!(d.policies, vec!["open-case-at-workstation".to_owned()]);
+    assert!(!ask(other, "workstation").allowed);
+}

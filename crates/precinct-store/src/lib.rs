@@ -5,12 +5,14 @@
 //! engine has its own migration tree, and the trees move in lock step.
 
 mod audit;
+mod cases;
 mod org;
 mod registry;
 mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
+pub use cases::{BreakGlass, Line, NewCase, SealedBlob, SearchScope, TextHit, TextKind};
 pub use registry::{DeviceRecord, WorkstationRecord};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 
