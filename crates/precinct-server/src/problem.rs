@@ -108,6 +108,8 @@ impl From<ServiceError> for Problem {
             }
             E::WrongCurrentPassword => StatusCode::FORBIDDEN,
             E::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            E::Denied(_) => StatusCode::FORBIDDEN,
+            E::Integrity => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let title = match &e {
             E::Invalid(_) => "The request is not valid".to_owned(),

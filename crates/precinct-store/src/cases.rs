@@ -15,7 +15,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 
-use crate::{flag, int, opt_int, opt_text, parse, text, Engine, Result, Store, StoreError, WriteTx};
+use crate::{
+    flag, int, opt_int, opt_text, parse, text, Engine, Result, Store, StoreError, WriteTx,
+};
 
 /// A new case; its number is given by the store.
 #[derive(Debug, Clone)]
@@ -321,10 +323,14 @@ impl Store {
             }
             for row in q.fetch_all(&self.pool).await? {
                 let id: CaseId = parse(&text(&row, "id")?)?;
-                out.push(case_from_row(&row, members.remove(&id).unwrap_or_default())?);
+                out.push(case_from_row(
+                    &row,
+                    members.remove(&id).unwrap_or_default(),
+                )?);
             }
         }
-        let order: HashMap<CaseId, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let order: HashMap<CaseId, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         out.sort_by_key(|c| order.get(&c.id).copied().unwrap_or(usize::MAX));
         Ok(out)
     }
@@ -466,7 +472,14 @@ impl Store {
         } else {
             TextKind::Person
         };
-        index_text(&mut tx, person.case_id, kind, &person.id.to_string(), &i.name).await?;
+        index_text(
+            &mut tx,
+            person.case_id,
+            kind,
+            &person.id.to_string(),
+            &i.name,
+        )
+        .await?;
         insert_line(&mut tx, person.case_id, now, line).await?;
         self.commit_with(tx, events).await
     }
@@ -514,12 +527,14 @@ impl Store {
         .await
         .map_err(fk_or)?;
         if let Some(b) = blob {
-            sqlx::query("INSERT INTO attachment_blobs (document_id, nonce, ciphertext) VALUES ($1, $2, $3)")
-                .bind(doc.id.to_string())
-                .bind(b.nonce.clone())
-                .bind(b.ciphertext.clone())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO attachment_blobs (document_id, nonce, ciphertext) VALUES ($1, $2, $3)",
+            )
+            .bind(doc.id.to_string())
+            .bind(b.nonce.clone())
+            .bind(b.ciphertext.clone())
+            .execute(&mut *tx)
+            .await?;
         }
         let kind = if doc.classification == Classification::Restricted {
             TextKind::RestrictedDocument
@@ -552,27 +567,35 @@ impl Store {
     }
 
     pub async fn document(&self, id: DocumentId) -> Result<Document> {
-        let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         document_from_row(&row)
     }
 
     pub async fn attachment_blob(&self, id: DocumentId) -> Result<SealedBlob> {
-        let row = sqlx::query("SELECT nonce, ciphertext FROM attachment_blobs WHERE document_id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT nonce, ciphertext FROM attachment_blobs WHERE document_id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         Ok(SealedBlob {
             nonce: row.try_get("nonce")?,
             ciphertext: row.try_get("ciphertext")?,
         })
     }
 
-    pub async fn add_task(&self, task: &CaseTask, line: &Line, events: &[AuditEvent]) -> Result<()> {
+    pub async fn add_task(
+        &self,
+        task: &CaseTask,
+        line: &Line,
+        events: &[AuditEvent],
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO case_tasks (id, case_id, title, assignee_id, due_at, done_at, created_by, created_at) \
@@ -740,7 +763,12 @@ impl Store {
 
     /// Full-text matches within `scope`, at most `limit` rows (each case
     /// may appear once per kind of match).
-    pub async fn search_text(&self, q: &str, scope: &SearchScope, limit: i64) -> Result<Vec<TextHit>> {
+    pub async fn search_text(
+        &self,
+        q: &str,
+        scope: &SearchScope,
+        limit: i64,
+    ) -> Result<Vec<TextHit>> {
         let (matcher, query) = match self.engine {
             Engine::Sqlite => match fts5_query(q) {
                 Some(fq) => ("case_text MATCH $1", fq),
@@ -793,14 +821,16 @@ impl Store {
 }
 
 async fn insert_member(tx: &mut WriteTx, case: CaseId, m: &CaseMember) -> Result<()> {
-    sqlx::query("INSERT INTO case_members (case_id, user_id, membership, named) VALUES ($1, $2, $3, $4)")
-        .bind(case.to_string())
-        .bind(m.user.to_string())
-        .bind(m.membership.as_str())
-        .bind(i64::from(m.named || m.membership == Membership::Lead))
-        .execute(&mut **tx)
-        .await
-        .map_err(fk_or)?;
+    sqlx::query(
+        "INSERT INTO case_members (case_id, user_id, membership, named) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(case.to_string())
+    .bind(m.user.to_string())
+    .bind(m.membership.as_str())
+    .bind(i64::from(m.named || m.membership == Membership::Lead))
+    .execute(&mut **tx)
+    .await
+    .map_err(fk_or)?;
     Ok(())
 }
 

@@ -53,7 +53,8 @@ pub struct GlobalArgs {
     pub database_url: Option<SecretString>,
 
     /// TOML configuration file (keys: listen, data_dir, database_url, tls_cert,
-    /// tls_key, trusted_proxies, client_cert_header, max_body_bytes)
+    /// tls_key, trusted_proxies, client_cert_header, max_body_bytes,
+    /// policy_file, attachment_key)
     #[arg(long, global = true, env = "PRECINCT_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
 
@@ -66,6 +67,17 @@ pub struct GlobalArgs {
     /// The audit log's name in its signed checkpoints [default: precinct.local/audit]
     #[arg(long, global = true, env = "PRECINCT_AUDIT_ORIGIN", value_name = "NAME", help_heading = GLOBAL)]
     pub audit_origin: Option<String>,
+
+    /// The department's Cedar policy, replacing the shipped one; an invalid
+    /// file stops the server at start [default: policies/precinct.cedar, built in]
+    #[arg(long, global = true, env = "PRECINCT_POLICY_FILE", value_name = "FILE", help_heading = GLOBAL)]
+    pub policy_file: Option<PathBuf>,
+
+    /// The AES-256-GCM key attachments are encrypted with (created on first
+    /// start; every server on one database needs the same file)
+    /// [default: <data-dir>/attachments.key]
+    #[arg(long, global = true, env = "PRECINCT_ATTACHMENT_KEY", value_name = "FILE", help_heading = GLOBAL)]
+    pub attachment_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +111,34 @@ exists (one password a line), users may not choose those passwords.")]
     /// The tamper-evident audit trail: verify, prove, export
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The authorization policy: validate a file, explain a decision
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a Cedar policy file strictly against Precinct's schema
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Say whether a user may act on a case from a channel, and which
+    /// policies decided
+    Explain {
+        /// The user's name
+        #[arg(long, value_name = "USERNAME")]
+        user: String,
+        /// The case number (2026-000123) or id
+        #[arg(long = "case", value_name = "CASE")]
+        case_ref: String,
+        /// workstation, department_device or offsite
+        #[arg(long, default_value = "workstation")]
+        channel: String,
+        /// view, add_document, amend, manage, view_protected or view_audit
+        #[arg(long, default_value = "view")]
+        action: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,8 @@ pub struct ConfigFile {
     pub trusted_proxies: Option<Vec<IpNet>>,
     pub client_cert_header: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub policy_file: Option<PathBuf>,
+    pub attachment_key: Option<PathBuf>,
 }
 
 impl ConfigFile {

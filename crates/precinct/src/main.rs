@@ -8,6 +8,7 @@ mod certificates;
 mod cli;
 mod config_file;
 mod output;
+mod policy;
 mod serve;
 mod settings;
 
@@ -15,6 +16,7 @@ use anyhow::Context;
 use clap::Parser;
 use precinct_domain::credentials::parse_banned_list;
 use precinct_domain::SystemClock;
+use precinct_server::service::vault::AttachmentKey;
 use precinct_server::service::Services;
 use precinct_store::{Engine, Store};
 use secrecy::ExposeSecret;
@@ -50,15 +52,29 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         database,
         audit_key,
         audit_origin,
+        policy_file,
+        attachment_key,
         listen,
         task,
     } = Settings::from_cli(cli)?;
-    let log_key = || {
-        if let Some(parent) = audit_key.parent().filter(|p| !p.as_os_str().is_empty()) {
-            create_private_dir(parent)?;
+    // What a server needs besides its database: the log's signing key, the
+    // department's policy and the attachment key.
+    let log_key = || -> anyhow::Result<Keys> {
+        for key in [&audit_key, &attachment_key] {
+            if let Some(parent) = key.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_private_dir(parent)?;
+            }
         }
-        precinct_server::service::auditlog::load_or_create_log_key(&audit_key, &audit_origin)
-            .map_err(|e| anyhow::anyhow!("the audit signing key: {e}"))
+        let log =
+            precinct_server::service::auditlog::load_or_create_log_key(&audit_key, &audit_origin)
+                .map_err(|e| anyhow::anyhow!("the audit signing key: {e}"))?;
+        let attachments = AttachmentKey::load_or_create(&attachment_key)
+            .map_err(|e| anyhow::anyhow!("the attachment key: {e}"))?;
+        Ok(Keys {
+            log,
+            policy: policy::load(policy_file.as_deref())?,
+            attachments,
+        })
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,6 +106,16 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             }) => audit::verify_bundle(&file, key.as_deref(), checkpoint.as_deref()),
             Task::Audit(t) => audit::run(&open(&data_dir, &database, log_key()?).await?, t).await,
             Task::PkiInit { names } => certificates::init(&pki_dir, &names),
+            Task::Policy(cli::PolicyCommand::Check { file }) => policy::check(&file),
+            Task::Policy(cli::PolicyCommand::Explain {
+                user,
+                case_ref,
+                channel,
+                action,
+            }) => {
+                let services = open(&data_dir, &database, log_key()?).await?;
+                policy::explain(&services, &user, &case_ref, &channel, &action).await
+            }
             Task::PkiIssue(t) => {
                 let services = open(&data_dir, &database, log_key()?).await?;
                 certificates::issue(&services, &pki_dir, listen, t).await
@@ -98,13 +124,15 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     })
 }
 
+struct Keys {
+    log: precinct_audit::checkpoint::LogKey,
+    policy: precinct_policy::PolicyEngine,
+    attachments: AttachmentKey,
+}
+
 /// Opens and migrates the database and builds the use-cases on the system
 /// clock. An embedded database lives in the data directory.
-async fn open(
-    data_dir: &Path,
-    database: &Database,
-    log_key: precinct_audit::checkpoint::LogKey,
-) -> anyhow::Result<Services> {
+async fn open(data_dir: &Path, database: &Database, keys: Keys) -> anyhow::Result<Services> {
     let engine = database.engine();
     if engine == Engine::Sqlite {
         create_private_dir(data_dir)?;
@@ -121,8 +149,10 @@ async fn open(
         store,
         Arc::new(SystemClock),
         banned_passwords(data_dir)?,
-        log_key,
-    ))
+        keys.log,
+        keys.policy,
+    )
+    .with_attachment_key(keys.attachments))
 }
 
 /// The department's own banned passwords, `<data-dir>/banned-passwords.txt`

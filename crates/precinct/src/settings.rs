@@ -56,6 +56,10 @@ pub struct Settings {
     /// The audit log's signing key file and origin name.
     pub audit_key: PathBuf,
     pub audit_origin: String,
+    /// A department's policy file instead of the shipped policy.
+    pub policy_file: Option<PathBuf>,
+    /// The attachment encryption key file.
+    pub attachment_key: PathBuf,
     /// Where the server listens (or would), for the hints commands print.
     pub listen: SocketAddr,
     pub task: Task,
@@ -69,6 +73,7 @@ pub enum Task {
     PkiInit { names: Vec<String> },
     PkiIssue(PkiIssue),
     Audit(cli::AuditCommand),
+    Policy(cli::PolicyCommand),
 }
 
 /// Users, units, workstations and devices.
@@ -157,6 +162,12 @@ impl Settings {
             _ => None,
         };
         let listen = listen.or(file.listen).unwrap_or(base.listen);
+        let policy_file = cli.global.policy_file.or(file.policy_file.clone());
+        let attachment_key = cli
+            .global
+            .attachment_key
+            .or(file.attachment_key.clone())
+            .unwrap_or_else(|| data_dir.join("attachments.key"));
         let task = match cli.command {
             Command::Serve(args) => Task::Serve(Box::new(server_config(
                 args, file, base, &database, listen,
@@ -171,6 +182,7 @@ impl Settings {
                 Task::PkiIssue(pki_issue(args, &data_dir.join("pki"))?)
             }
             Command::Audit(c) => Task::Audit(c),
+            Command::Policy(c) => Task::Policy(c),
         };
         let audit_key = cli
             .global
@@ -185,6 +197,8 @@ impl Settings {
             database,
             audit_key,
             audit_origin,
+            policy_file,
+            attachment_key,
             listen,
             task,
         })

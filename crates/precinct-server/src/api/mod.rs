@@ -5,6 +5,8 @@
 
 mod admin;
 mod audit;
+mod case_dto;
+mod cases;
 mod dto;
 mod session;
 
@@ -70,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/{id}/revoke", post(admin::revoke_device))
         .route("/devices/{id}/certificate", put(admin::device_certificate))
         .merge(audit::routes())
+        .merge(cases::routes())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -86,6 +89,10 @@ pub fn routes() -> Router<AppState> {
         admin::enable_workstation, admin::workstation_certificate,
         admin::list_devices, admin::enroll_device, admin::revoke_device, admin::device_certificate,
         audit::search_events, audit::events_csv, audit::event_proof, audit::checkpoints, audit::consistency,
+        cases::list_cases, cases::open_case, cases::search_cases, cases::get_case, cases::case_by_number,
+        cases::break_glass, cases::add_entry, cases::add_attachment, cases::attachment_content,
+        cases::amend_entry, cases::add_person, cases::change_status, cases::assign, cases::add_task,
+        cases::complete_task, cases::break_glass_reviews, cases::review_break_glass, cases::offenses,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),

@@ -146,21 +146,25 @@ pub async fn keep_log(services: Services, mut stop: tokio::sync::watch::Receiver
 /// Reads the log's signing key, or creates it (mode 0600) on first start.
 /// Several servers on one database must share the same key file.
 pub fn load_or_create_log_key(path: &Path, origin: &str) -> Result<LogKey, String> {
+    let secret = load_or_create_secret(path)?;
+    LogKey::from_secret(origin, secret)
+        .map_err(|_| format!("{}: the origin is not a valid key name", path.display()))
+}
+
+/// Reads a 32-byte secret kept as hex in `path`, or creates one (mode
+/// 0600) if the file does not exist.
+pub(crate) fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
     let bad = |what: &str| format!("{}: {what}", path.display());
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let bytes = hex::decode(text.trim()).map_err(|_| bad("not a hex key"))?;
-            let secret: [u8; 32] = bytes.try_into().map_err(|_| bad("not a 32-byte key"))?;
-            LogKey::from_secret(origin, secret)
-                .map_err(|_| bad("the origin is not a valid key name"))
+            bytes.try_into().map_err(|_| bad("not a 32-byte key"))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = [0u8; 32];
             OsRng.fill_bytes(&mut secret);
-            let key = LogKey::from_secret(origin, secret)
-                .map_err(|_| bad("the origin is not a valid key name"))?;
             write_private(path, &hex::encode(secret)).map_err(|e| bad(&e.to_string()))?;
-            Ok(key)
+            Ok(secret)
         }
         Err(e) => Err(bad(&e.to_string())),
     }

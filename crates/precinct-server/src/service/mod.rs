@@ -8,7 +8,9 @@ pub mod admin;
 pub mod audit;
 pub mod auditlog;
 pub mod auditor;
+pub mod cases;
 pub mod export;
+pub mod vault;
 pub mod verify;
 
 use precinct_domain::{Clock, DomainError};
@@ -34,6 +36,10 @@ pub struct Services {
     /// checkpoint is signed) and how many copies failed.
     pub witness_backlog: Arc<std::sync::Mutex<Vec<String>>>,
     pub witness_failures: Arc<std::sync::atomic::AtomicU64>,
+    /// The department's authorization policy.
+    pub policy: Arc<precinct_policy::PolicyEngine>,
+    /// Encrypts attachments; without it attachments are refused.
+    pub attachment_key: Option<Arc<vault::AttachmentKey>>,
 }
 
 impl Services {
@@ -42,8 +48,11 @@ impl Services {
         clock: Arc<dyn Clock>,
         banned_passwords: HashSet<String>,
         log_key: precinct_audit::checkpoint::LogKey,
+        policy: precinct_policy::PolicyEngine,
     ) -> Self {
         Self {
+            policy: Arc::new(policy),
+            attachment_key: None,
             store,
             clock,
             banned_passwords: Arc::new(banned_passwords),
@@ -60,6 +69,12 @@ impl Services {
         if self.group_commit.is_none() {
             self.group_commit = Some(audit::GroupCommit::start(self.store.clone()));
         }
+        self
+    }
+
+    /// Encrypt attachments with `key`.
+    pub fn with_attachment_key(mut self, key: vault::AttachmentKey) -> Self {
+        self.attachment_key = Some(Arc::new(key));
         self
     }
 
@@ -102,6 +117,12 @@ pub enum ServiceError {
     Forbidden(&'static str),
     #[error("the service is unavailable; nothing was changed")]
     Unavailable,
+    /// A policy decision refused the request; the message says why.
+    #[error("{0}")]
+    Denied(String),
+    /// Stored material failed its integrity check; nothing is sent.
+    #[error("the stored material failed its integrity check; this was recorded")]
+    Integrity,
 }
 
 impl ServiceError {
@@ -122,6 +143,8 @@ impl ServiceError {
             ServiceError::SessionExpired => "session_expired",
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::Unavailable => "unavailable",
+            ServiceError::Denied(_) => "access_denied",
+            ServiceError::Integrity => "integrity_failure",
         }
     }
 

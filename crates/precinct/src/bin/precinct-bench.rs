@@ -210,6 +210,7 @@ async fn sequencing_and_verify(args: &Args, fsync: f64, sha: f64) {
         Arc::new(SystemClock),
         Default::default(),
         ephemeral_log_key(),
+        precinct_policy::PolicyEngine::shipped().expect("shipped policy"),
     )
     .with_group_commit();
     let written = Arc::new(AtomicU64::new(0));

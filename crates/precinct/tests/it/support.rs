@@ -193,7 +193,9 @@ impl TestApp {
             HashSet::new(),
             opts.log_key
                 .unwrap_or_else(precinct_server::service::auditlog::ephemeral_log_key),
+            precinct_policy::PolicyEngine::shipped().expect("shipped policy"),
         )
+        .with_attachment_key(precinct_server::service::vault::AttachmentKey::ephemeral())
         .with_witness_file(opts.witness_file.clone());
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig::for_data_dir(dir.path().to_path_buf());

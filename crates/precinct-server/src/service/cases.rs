@@ -1,0 +1,1370 @@
+//! Case work under need-to-know: opening cases, reading them, writing and
+//! amending documentation, people, tasks, status and assignment, search
+//! and break-glass. Every decision goes through the policy engine and every
+//! read, change and denial through the audit trail: a read's event is
+//! durable before the case is returned, a change commits with its event.
+//!
+//! A case the asker has no connection to is answered exactly like a case
+//! that does not exist (404, and the same audit work), so that neither
+//! status codes nor timings reveal it. Users who are connected (on the
+//! team, supervising the unit, or able to break the glass) are told why
+//! they are refused.
+
+use precinct_domain::case::{
+    validate_text, validate_title, Case, CaseMember, CaseNumber, CaseStatus, CaseTask,
+    Classification, Membership, TimelineEntry, Transition,
+};
+use precinct_domain::document::{
+    current_versions, validate_filename, validate_media_type, AttachmentMeta, Document,
+    DocumentKind,
+};
+use precinct_domain::ids::{CaseId, DocumentId, PersonId, TaskId, UnitId, UserId};
+use precinct_domain::org::{chain_of_command, Unit};
+use precinct_domain::person::{CasePerson, Identity, PersonFlags, PersonRole};
+use precinct_domain::user::{User, UserStatus};
+use precinct_domain::{nibrs, DomainError, Role, Timestamp};
+use precinct_policy::{
+    AccessRequest, Action, Decision, Principal, RequestContext, Resource, ResourceKind,
+};
+use precinct_store::{BreakGlass, Line, NewCase, SearchScope, TextKind};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+use super::audit::{Origin, Outcome};
+use super::{ServiceError, ServiceResult, Services, StoreResultExt};
+
+/// Who asks, and from where (the origin carries the channel).
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    pub user: &'a User,
+    pub origin: &'a Origin,
+}
+
+/// What a case's connections look like to the policy engine.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    pub team: Vec<UserId>,
+    pub named: Vec<UserId>,
+    pub supervisors: Vec<UserId>,
+}
+
+impl Connections {
+    fn of(case: &Case, units: &HashMap<UnitId, Unit>) -> Self {
+        Self {
+            team: case.members.iter().map(|m| m.user).collect(),
+            named: case
+                .members
+                .iter()
+                .filter(|m| m.named || m.membership == Membership::Lead)
+                .map(|m| m.user)
+                .collect(),
+            supervisors: chain_of_command(case.unit, units),
+        }
+    }
+    fn includes(&self, user: UserId) -> bool {
+        self.team.contains(&user) || self.supervisors.contains(&user)
+    }
+}
+
+/// A person as the asker may see them.
+#[derive(Debug, Clone)]
+pub struct PersonView {
+    pub person: CasePerson,
+    /// The identity shown: the real one, or the masked form.
+    pub shown: Identity,
+    pub masked: bool,
+}
+
+/// One documentation entry with its versions (oldest first).
+#[derive(Debug, Clone)]
+pub struct EntryView {
+    pub current: Document,
+    pub versions: Vec<Document>,
+    /// Whether the asker may open it (restricted entries may be closed to
+    /// a team member); a closed entry shows only that it exists.
+    pub open: bool,
+    pub may_amend: bool,
+}
+
+/// What the asker may do on the case page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Abilities {
+    pub add_document: bool,
+    pub manage: bool,
+    pub view_protected: bool,
+    pub view_audit: bool,
+}
+
+/// A case as one asker may see it.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    pub case: Case,
+    pub unit_name: String,
+    pub offense_description: String,
+    pub people: Vec<PersonView>,
+    pub entries: Vec<EntryView>,
+    pub tasks: Vec<CaseTask>,
+    pub timeline: Vec<TimelineEntry>,
+    pub may: Abilities,
+    /// Opened by break-glass.
+    pub break_glass: bool,
+    /// Display names of the users the page mentions.
+    pub names: HashMap<UserId, String>,
+}
+
+/// A case in a list or search result: its number and title only.
+#[derive(Debug, Clone)]
+pub struct CaseSummary {
+    pub id: CaseId,
+    pub number: CaseNumber,
+    pub title: String,
+    pub status: CaseStatus,
+    pub offense: String,
+    pub unit_name: String,
+    pub updated_at: Timestamp,
+    /// What matched, for search results (`case`, `document`, `person`).
+    pub matched: Vec<&'static str>,
+}
+
+/// A page of search results, counted after policy filtering.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub total: usize,
+    pub results: Vec<CaseSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenCase {
+    pub title: String,
+    pub offense: String,
+    pub classification: Option<String>,
+    pub unit: UnitId,
+    pub narrative: String,
+    pub due: Option<Timestamp>,
+    pub lead: Option<UserId>,
+    pub team: Vec<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub kind: String,
+    pub classification: Option<String>,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub title: String,
+    pub classification: Option<String>,
+    pub filename: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub role: String,
+    pub flags: PersonFlags,
+    pub name: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub lead: Option<UserId>,
+    pub team: Vec<UserId>,
+    pub shared: Vec<UserId>,
+    /// Team or shared users the case names (they see protected people).
+    pub named: Vec<UserId>,
+}
+
+/// Search results are paged this many at a time.
+pub const PAGE_SIZE: usize = 25;
+/// Most full-text rows a search looks at.
+const SEARCH_ROWS: i64 = 5000;
+/// Most cases in "my cases" and "my unit's cases".
+const LIST_LIMIT: i64 = 200;
+
+fn lead_and_team(members: &[CaseMember]) -> String {
+    members
+        .iter()
+        .map(|m| m.membership.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Services {
+    async fn units_by_id(&self) -> ServiceResult<HashMap<UnitId, Unit>> {
+        Ok(self
+            .store
+            .list_units()
+            .await
+            .or_service("unit")?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect())
+    }
+
+    /// One policy decision about a case (or one of its documents).
+    fn decide_on(
+        &self,
+        asker: Asker<'_>,
+        action: Action,
+        case: &Case,
+        conn: &Connections,
+        document: Option<&Document>,
+        break_glass: bool,
+    ) -> Decision {
+        let number = case.number.to_string();
+        let classification = match document {
+            // Paperwork stays paperwork; otherwise an entry is at least as
+            // sensitive as its case.
+            Some(d) if d.classification == Classification::Administrative => d.classification,
+            Some(_) if case.classification == Classification::Restricted => {
+                Classification::Restricted
+            }
+            Some(d) => d.classification,
+            None => case.classification,
+        };
+        let principal = Principal {
+            id: asker.user.id,
+            roles: &asker.user.roles,
+            units: &asker.user.units,
+            on_duty: false,
+            training_current: true,
+        };
+        let resource = Resource {
+            kind: match document {
+                Some(d) => ResourceKind::Document { author: d.author },
+                None => ResourceKind::Case,
+            },
+            id: document.map_or_else(|| case.id.to_string(), |d| d.id.to_string()),
+            number,
+            unit: case.unit,
+            classification: classification.as_str(),
+            sealed: case.is_sealed(),
+            lead: case.lead(),
+            team: &conn.team,
+            named: &conn.named,
+            supervisors: &conn.supervisors,
+        };
+        self.policy.decide(&AccessRequest {
+            principal: &principal,
+            action,
+            resource: &resource,
+            context: RequestContext {
+                channel: &asker.origin.channel,
+                break_glass,
+                now: self.clock.now(),
+            },
+        })
+    }
+
+    fn case_event(
+        &self,
+        asker: Asker<'_>,
+        action: &str,
+        outcome: Outcome,
+        kind: &str,
+        id: impl ToString,
+    ) -> super::audit::EventBuilder {
+        self.event(asker.origin, action, outcome).object(kind, id)
+    }
+
+    /// Records a refusal and returns what to answer: "not found" to those
+    /// with no connection to the case (as for a case that does not exist),
+    /// the policy's reason to everyone else.
+    async fn refuse(
+        &self,
+        asker: Asker<'_>,
+        action: &str,
+        case: Option<(&Case, &Connections)>,
+        object: (&str, String),
+        decision: Option<&Decision>,
+    ) -> ServiceError {
+        let reason = decision
+            .and_then(|d| d.policies.first().cloned())
+            .unwrap_or_else(|| "no_need_to_know".to_owned());
+        let e = self
+            .case_event(asker, action, Outcome::Denied, object.0, object.1)
+            .reason(&reason)
+            .build();
+        let answer = match (case, decision) {
+            (Some((_, conn)), Some(d))
+                if conn.includes(asker.user.id) || asker.user.roles.contains(Role::Supervisor) =>
+            {
+                ServiceError::Denied(
+                    d.message
+                        .clone()
+                        .unwrap_or_else(|| "Access is refused".into()),
+                )
+            }
+            _ => ServiceError::NotFound("case"),
+        };
+        self.deny(e, answer).await
+    }
+
+    /// Loads a case for an action, or refuses (recorded). A case that does
+    /// not exist is refused the same way as one out of reach.
+    async fn case_for(
+        &self,
+        asker: Asker<'_>,
+        id: CaseId,
+        action: Action,
+        audit_action: &str,
+    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
+        let units = self.units_by_id().await?;
+        let case = match self.store.case(id).await {
+            Ok(c) => c,
+            Err(precinct_store::StoreError::NotFound) => {
+                return Err(self
+                    .refuse(asker, audit_action, None, ("case", id.to_string()), None)
+                    .await)
+            }
+            Err(e) => return Err(ServiceError::from_store(e, "case")),
+        };
+        let conn = Connections::of(&case, &units);
+        let d = self.decide_on(asker, action, &case, &conn, None, false);
+        if !d.allowed {
+            return Err(self
+                .refuse(
+                    asker,
+                    audit_action,
+                    Some((&case, &conn)),
+                    ("case", id.to_string()),
+                    Some(&d),
+                )
+                .await);
+        }
+        Ok((case, conn, units))
+    }
+
+    /// The case number's id; unknown numbers are "not found" (recorded).
+    pub async fn case_id_by_number(&self, asker: Asker<'_>, number: &str) -> ServiceResult<CaseId> {
+        let n: CaseNumber = number.parse()?;
+        match self.store.case_id_by_number(n).await {
+            Ok(id) => Ok(id),
+            Err(precinct_store::StoreError::NotFound) => Err(self
+                .refuse(
+                    asker,
+                    "case.read",
+                    None,
+                    ("case_number", n.to_string()),
+                    None,
+                )
+                .await),
+            Err(e) => Err(ServiceError::from_store(e, "case")),
+        }
+    }
+
+    /// Opens a case in a unit with the asker as its lead (unless another
+    /// lead is named).
+    pub async fn open_case(&self, asker: Asker<'_>, input: OpenCase) -> ServiceResult<Case> {
+        let title = validate_title(&input.title)?;
+        let offense = nibrs::offense(&input.offense)?.code.clone();
+        let classification = match input.classification.as_deref() {
+            Some(c) => Classification::parse(c)?,
+            None => Classification::Case,
+        };
+        let narrative = validate_text("narrative", &input.narrative, false)?;
+        let d = self.policy.decide(&AccessRequest {
+            principal: &Principal {
+                id: asker.user.id,
+                roles: &asker.user.roles,
+                units: &asker.user.units,
+                on_duty: false,
+                training_current: true,
+            },
+            action: Action::OpenCase,
+            resource: &Resource::unit(input.unit),
+            context: RequestContext {
+                channel: &asker.origin.channel,
+                break_glass: false,
+                now: self.clock.now(),
+            },
+        });
+        if !d.allowed {
+            let e = self
+                .case_event(asker, "case.open", Outcome::Denied, "unit", input.unit)
+                .reason(d.policies.first().map_or("no_permit", String::as_str))
+                .build();
+            let msg = d.message.unwrap_or_else(|| "Access is refused".into());
+            return Err(self.deny(e, ServiceError::Denied(msg)).await);
+        }
+        let lead = input.lead.unwrap_or(asker.user.id);
+        let mut members = vec![CaseMember {
+            user: lead,
+            membership: Membership::Lead,
+            named: true,
+        }];
+        for u in input.team {
+            if !members.iter().any(|m| m.user == u) {
+                members.push(CaseMember {
+                    user: u,
+                    membership: Membership::Team,
+                    named: false,
+                });
+            }
+        }
+        self.require_active_users(members.iter().map(|m| m.user))
+            .await?;
+        let id = CaseId::new_random();
+        let new = NewCase {
+            id,
+            title,
+            offense,
+            classification,
+            unit: input.unit,
+            narrative,
+            due: input.due,
+            members,
+            created_by: asker.user.id,
+        };
+        let now = self.clock.now();
+        let event = self
+            .case_event(asker, "case.open", Outcome::Allowed, "case", id)
+            .build();
+        self.store
+            .create_case(
+                &new,
+                now,
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "case.opened",
+                    detail: "Case opened".into(),
+                },
+                &[event],
+            )
+            .await
+            .or_service("unit")?;
+        self.store.case(id).await.or_service("case")
+    }
+
+    async fn require_active_users(&self, users: impl Iterator<Item = UserId>) -> ServiceResult<()> {
+        for u in users {
+            match self.store.user(u).await {
+                Ok(r) if r.user.status == UserStatus::Active => {}
+                Ok(_) => {
+                    return Err(DomainError::invalid("members", "a named user is disabled").into())
+                }
+                Err(precinct_store::StoreError::NotFound) => {
+                    return Err(
+                        DomainError::invalid("members", "a named user does not exist").into(),
+                    )
+                }
+                Err(e) => return Err(ServiceError::from_store(e, "user")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a case page. With `break_glass` (a supervisor's stated reason),
+    /// a case outside need-to-know opens, marked for review.
+    pub async fn read_case(
+        &self,
+        asker: Asker<'_>,
+        id: CaseId,
+        break_glass: Option<&str>,
+    ) -> ServiceResult<CaseView> {
+        let units = self.units_by_id().await?;
+        let case = match self.store.case(id).await {
+            Ok(c) => c,
+            Err(precinct_store::StoreError::NotFound) => {
+                return Err(self
+                    .refuse(asker, "case.read", None, ("case", id.to_string()), None)
+                    .await)
+            }
+            Err(e) => return Err(ServiceError::from_store(e, "case")),
+        };
+        let conn = Connections::of(&case, &units);
+        let plain = self.decide_on(asker, Action::View, &case, &conn, None, false);
+        let mut opened_by_glass = false;
+        if !plain.allowed {
+            let reason = break_glass.map(str::trim).filter(|r| !r.is_empty());
+            let glass =
+                reason.map(|_| self.decide_on(asker, Action::View, &case, &conn, None, true));
+            match (reason, glass) {
+                (Some(reason), Some(g)) if g.allowed => {
+                    let reason = validate_text("reason", reason, true)?;
+                    if reason.chars().count() < 10 {
+                        return Err(DomainError::invalid(
+                            "reason",
+                            "state the reason in at least 10 characters",
+                        )
+                        .into());
+                    }
+                    self.record_break_glass(asker, &case, reason).await?;
+                    opened_by_glass = true;
+                }
+                (_, g) => {
+                    let d = g.unwrap_or(plain);
+                    return Err(self
+                        .refuse(
+                            asker,
+                            "case.read",
+                            Some((&case, &conn)),
+                            ("case", id.to_string()),
+                            Some(&d),
+                        )
+                        .await);
+                }
+            }
+        }
+        let view = self
+            .case_view(asker, case, &conn, &units, opened_by_glass)
+            .await?;
+        if !opened_by_glass {
+            let e = self
+                .case_event(asker, "case.read", Outcome::Allowed, "case", id)
+                .build();
+            self.record(&[e]).await?;
+        }
+        Ok(view)
+    }
+
+    async fn record_break_glass(
+        &self,
+        asker: Asker<'_>,
+        case: &Case,
+        reason: String,
+    ) -> ServiceResult<()> {
+        let event = self
+            .case_event(asker, "case.read", Outcome::Allowed, "case", case.id)
+            .reason("break_glass")
+            .build();
+        let opening = BreakGlass {
+            id: uuid::Uuid::now_v7().to_string(),
+            case_id: case.id,
+            user: asker.user.id,
+            reason,
+            at: self.clock.now(),
+            audit_event_id: event.id.clone(),
+            reviewed_by: None,
+            reviewed_at: None,
+        };
+        self.store
+            .record_break_glass(
+                &opening,
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "case.break_glass",
+                    detail: "Opened by break-glass outside need-to-know".into(),
+                },
+                &[event],
+            )
+            .await
+            .or_service("case")
+    }
+
+    async fn case_view(
+        &self,
+        asker: Asker<'_>,
+        case: Case,
+        conn: &Connections,
+        units: &HashMap<UnitId, Unit>,
+        break_glass: bool,
+    ) -> ServiceResult<CaseView> {
+        let decide = |a| self.decide_on(asker, a, &case, conn, None, false).allowed;
+        let may = Abilities {
+            add_document: decide(Action::AddDocument),
+            manage: decide(Action::Manage),
+            view_protected: decide(Action::ViewProtected),
+            view_audit: decide(Action::ViewAudit),
+        };
+        let people = self
+            .store
+            .people(case.id)
+            .await
+            .or_service("case")?
+            .into_iter()
+            .map(|p| {
+                let (shown, masked) = p.as_seen(may.view_protected);
+                PersonView {
+                    person: p,
+                    shown,
+                    masked,
+                }
+            })
+            .collect();
+        let docs = self.store.documents(case.id).await.or_service("case")?;
+        let entries = current_versions(&docs)
+            .into_iter()
+            .map(|(cur, versions)| {
+                let open = self
+                    .decide_on(asker, Action::View, &case, conn, Some(cur), break_glass)
+                    .allowed;
+                let may_amend = self
+                    .decide_on(asker, Action::Amend, &case, conn, Some(cur), false)
+                    .allowed;
+                EntryView {
+                    current: cur.clone(),
+                    versions: versions.into_iter().cloned().collect(),
+                    open,
+                    may_amend,
+                }
+            })
+            .collect();
+        let tasks = self.store.tasks(case.id).await.or_service("case")?;
+        let timeline = self.store.timeline(case.id).await.or_service("case")?;
+        let names = self
+            .store
+            .list_users()
+            .await
+            .or_service("user")?
+            .into_iter()
+            .map(|u| (u.id, u.display_name))
+            .collect();
+        let offense_description = nibrs::offense(&case.offense)
+            .map(|o| o.description.clone())
+            .unwrap_or_default();
+        Ok(CaseView {
+            unit_name: units
+                .get(&case.unit)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            offense_description,
+            case,
+            people,
+            entries,
+            tasks,
+            timeline,
+            may,
+            break_glass,
+            names,
+        })
+    }
+
+    /// Summaries of the cases among `ids` that the asker may view.
+    async fn visible_summaries(
+        &self,
+        asker: Asker<'_>,
+        ids: &[CaseId],
+        units: &HashMap<UnitId, Unit>,
+    ) -> ServiceResult<Vec<(Case, Connections)>> {
+        let cases = self.store.cases(ids).await.or_service("case")?;
+        Ok(cases
+            .into_iter()
+            .filter_map(|c| {
+                let conn = Connections::of(&c, units);
+                self.decide_on(asker, Action::View, &c, &conn, None, false)
+                    .allowed
+                    .then_some((c, conn))
+            })
+            .collect())
+    }
+
+    fn summary(c: &Case, units: &HashMap<UnitId, Unit>, matched: Vec<&'static str>) -> CaseSummary {
+        CaseSummary {
+            id: c.id,
+            number: c.number,
+            title: c.title.clone(),
+            status: c.status,
+            offense: c.offense.clone(),
+            unit_name: units
+                .get(&c.unit)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            updated_at: c.updated_at,
+            matched,
+        }
+    }
+
+    /// The asker's own cases (lead, team, shared) that they may view here.
+    pub async fn my_cases(&self, asker: Asker<'_>) -> ServiceResult<Vec<CaseSummary>> {
+        let units = self.units_by_id().await?;
+        let ids = self
+            .store
+            .case_ids_of_user(asker.user.id, LIST_LIMIT)
+            .await
+            .or_service("case")?;
+        self.list_event(asker, "case.list_mine").await?;
+        Ok(self
+            .visible_summaries(asker, &ids, &units)
+            .await?
+            .iter()
+            .map(|(c, _)| Self::summary(c, &units, vec![]))
+            .collect())
+    }
+
+    /// The units a user supervises, with every unit below them.
+    fn supervised_units(user: UserId, units: &HashMap<UnitId, Unit>) -> Vec<UnitId> {
+        let mut out: Vec<UnitId> = units
+            .values()
+            .filter(|u| chain_of_command(u.id, units).contains(&user))
+            .map(|u| u.id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The cases of the asker's units and the units they supervise.
+    pub async fn unit_cases(&self, asker: Asker<'_>) -> ServiceResult<Vec<CaseSummary>> {
+        let units = self.units_by_id().await?;
+        let mut scope: HashSet<UnitId> = asker.user.units.iter().copied().collect();
+        scope.extend(Self::supervised_units(asker.user.id, &units));
+        let scope: Vec<UnitId> = scope.into_iter().collect();
+        let ids = self
+            .store
+            .case_ids_of_units(&scope, LIST_LIMIT)
+            .await
+            .or_service("case")?;
+        self.list_event(asker, "case.list_unit").await?;
+        Ok(self
+            .visible_summaries(asker, &ids, &units)
+            .await?
+            .iter()
+            .map(|(c, _)| Self::summary(c, &units, vec![]))
+            .collect())
+    }
+
+    async fn list_event(&self, asker: Asker<'_>, action: &str) -> ServiceResult<()> {
+        let e = self.event(asker.origin, action, Outcome::Allowed).build();
+        self.record(&[e]).await
+    }
+
+    /// Full-text search (and lookup by case number) over the cases the
+    /// asker is connected to. Every hit is decided by policy before it is
+    /// counted or paged; person names of protected people and restricted
+    /// entries match only for those who may see them.
+    pub async fn search_cases(
+        &self,
+        asker: Asker<'_>,
+        query: &str,
+        page: usize,
+    ) -> ServiceResult<SearchPage> {
+        let q = query.trim();
+        if q.is_empty() || q.chars().count() > 200 {
+            return Err(DomainError::invalid("q", "must be 1 to 200 characters").into());
+        }
+        let units = self.units_by_id().await?;
+        let scope = SearchScope {
+            user: Some(asker.user.id),
+            units: Self::supervised_units(asker.user.id, &units),
+        };
+        let mut hits: Vec<(CaseId, TextKind)> = self
+            .store
+            .search_text(q, &scope, SEARCH_ROWS)
+            .await
+            .or_service("case")?
+            .into_iter()
+            .map(|h| (h.case_id, h.kind))
+            .collect();
+        if let Ok(n) = q.parse::<CaseNumber>() {
+            if let Ok(id) = self.store.case_id_by_number(n).await {
+                hits.insert(0, (id, TextKind::Case));
+            }
+        }
+        let mut order: Vec<CaseId> = Vec::new();
+        let mut kinds: HashMap<CaseId, Vec<TextKind>> = HashMap::new();
+        for (id, k) in hits {
+            if !kinds.contains_key(&id) {
+                order.push(id);
+            }
+            kinds.entry(id).or_default().push(k);
+        }
+        let visible = self.visible_summaries(asker, &order, &units).await?;
+        let mut results = Vec::new();
+        for (case, conn) in &visible {
+            let mut matched = Vec::new();
+            for k in kinds.get(&case.id).map(Vec::as_slice).unwrap_or_default() {
+                let ok = match k {
+                    TextKind::Case | TextKind::Person | TextKind::Document => true,
+                    TextKind::ProtectedPerson => {
+                        self.decide_on(asker, Action::ViewProtected, case, conn, None, false)
+                            .allowed
+                    }
+                    TextKind::RestrictedDocument => {
+                        let probe = Document {
+                            id: DocumentId::new_random(),
+                            case_id: case.id,
+                            kind: DocumentKind::Note,
+                            classification: Classification::Restricted,
+                            title: String::new(),
+                            body: String::new(),
+                            author: case.created_by,
+                            created_at: case.created_at,
+                            amends: None,
+                            attachment: None,
+                        };
+                        self.decide_on(asker, Action::View, case, conn, Some(&probe), false)
+                            .allowed
+                    }
+                };
+                let label = match k {
+                    TextKind::Case => "case",
+                    TextKind::Person | TextKind::ProtectedPerson => "person",
+                    TextKind::Document | TextKind::RestrictedDocument => "document",
+                };
+                if ok && !matched.contains(&label) {
+                    matched.push(label);
+                }
+            }
+            if !matched.is_empty() {
+                results.push(Self::summary(case, &units, matched));
+            }
+        }
+        let total = results.len();
+        let results = results
+            .into_iter()
+            .skip(page.saturating_sub(1) * PAGE_SIZE)
+            .take(PAGE_SIZE)
+            .collect();
+        self.list_event(asker, "case.search").await?;
+        Ok(SearchPage { total, results })
+    }
+
+    /// Adds a report, supplement or note.
+    pub async fn add_entry(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        input: NewEntry,
+    ) -> ServiceResult<Document> {
+        let kind = DocumentKind::parse(&input.kind)?;
+        if kind == DocumentKind::Attachment {
+            return Err(DomainError::invalid("kind", "attachments are uploaded as files").into());
+        }
+        let title = validate_title(&input.title)?;
+        let body = validate_text("body", &input.body, true)?;
+        let classification = input
+            .classification
+            .as_deref()
+            .map(Classification::parse)
+            .transpose()?;
+        let (case, _, _) = self
+            .case_for(asker, case_id, Action::AddDocument, "document.add")
+            .await?;
+        let doc = Document {
+            id: DocumentId::new_random(),
+            case_id,
+            kind,
+            classification: classification.unwrap_or(case.classification),
+            title,
+            body,
+            author: asker.user.id,
+            created_at: self.clock.now(),
+            amends: None,
+            attachment: None,
+        };
+        self.write_entry(
+            asker,
+            &doc,
+            None,
+            "document.add",
+            format!("{} added", kind.label()),
+        )
+        .await?;
+        Ok(doc)
+    }
+
+    async fn write_entry(
+        &self,
+        asker: Asker<'_>,
+        doc: &Document,
+        blob: Option<&precinct_store::SealedBlob>,
+        action: &str,
+        detail: String,
+    ) -> ServiceResult<()> {
+        let e = self
+            .case_event(asker, action, Outcome::Allowed, "document", doc.id)
+            .build();
+        self.store
+            .add_document(
+                doc,
+                blob,
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: if doc.amends.is_some() {
+                        "document.amended"
+                    } else {
+                        "document.added"
+                    },
+                    detail,
+                },
+                &[e],
+            )
+            .await
+            .or_service("case")
+    }
+
+    /// Uploads an attachment, encrypted at rest with its SHA-256 recorded.
+    pub async fn add_attachment(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        input: NewAttachment,
+    ) -> ServiceResult<Document> {
+        let title = validate_title(&input.title)?;
+        let filename = validate_filename(&input.filename)?;
+        let media_type = validate_media_type(&input.media_type)?;
+        if input.bytes.is_empty() {
+            return Err(DomainError::invalid("file", "must not be empty").into());
+        }
+        let classification = input
+            .classification
+            .as_deref()
+            .map(Classification::parse)
+            .transpose()?;
+        let Some(key) = self.attachment_key.clone() else {
+            tracing::error!("no attachment key is configured; attachments are refused");
+            return Err(ServiceError::Unavailable);
+        };
+        let (case, _, _) = self
+            .case_for(asker, case_id, Action::AddDocument, "document.add")
+            .await?;
+        let id = DocumentId::new_random();
+        let sha256 = hex::encode(Sha256::digest(&input.bytes));
+        let blob = key
+            .seal(&id.to_string(), &input.bytes)
+            .map_err(|_| ServiceError::Unavailable)?;
+        let doc = Document {
+            id,
+            case_id,
+            kind: DocumentKind::Attachment,
+            classification: classification.unwrap_or(case.classification),
+            title,
+            body: String::new(),
+            author: asker.user.id,
+            created_at: self.clock.now(),
+            amends: None,
+            attachment: Some(AttachmentMeta {
+                filename,
+                media_type,
+                size: input.bytes.len() as u64,
+                sha256,
+            }),
+        };
+        self.write_entry(
+            asker,
+            &doc,
+            Some(&blob),
+            "document.add",
+            "Attachment added".into(),
+        )
+        .await?;
+        Ok(doc)
+    }
+
+    /// Loads an entry and its case for `action`, or refuses (recorded).
+    async fn entry_for(
+        &self,
+        asker: Asker<'_>,
+        id: DocumentId,
+        action: Action,
+        audit_action: &str,
+    ) -> ServiceResult<(Document, Case)> {
+        let doc = match self.store.document(id).await {
+            Ok(d) => d,
+            Err(precinct_store::StoreError::NotFound) => {
+                return Err(self
+                    .refuse(
+                        asker,
+                        audit_action,
+                        None,
+                        ("document", id.to_string()),
+                        None,
+                    )
+                    .await)
+            }
+            Err(e) => return Err(ServiceError::from_store(e, "document")),
+        };
+        let units = self.units_by_id().await?;
+        let case = self.store.case(doc.case_id).await.or_service("case")?;
+        let conn = Connections::of(&case, &units);
+        let d = self.decide_on(asker, action, &case, &conn, Some(&doc), false);
+        if !d.allowed {
+            return Err(self
+                .refuse(
+                    asker,
+                    audit_action,
+                    Some((&case, &conn)),
+                    ("document", id.to_string()),
+                    Some(&d),
+                )
+                .await);
+        }
+        Ok((doc, case))
+    }
+
+    /// Corrects an entry: a new version that names the one it replaces;
+    /// the original stays in the history. Only the latest version may be
+    /// amended.
+    pub async fn amend_entry(
+        &self,
+        asker: Asker<'_>,
+        id: DocumentId,
+        title: &str,
+        body: &str,
+    ) -> ServiceResult<Document> {
+        let title = validate_title(title)?;
+        let body = validate_text("body", body, true)?;
+        let (doc, _case) = self
+            .entry_for(asker, id, Action::Amend, "document.amend")
+            .await?;
+        if doc.kind == DocumentKind::Attachment {
+            return Err(
+                DomainError::invalid("kind", "an attachment is corrected by a note").into(),
+            );
+        }
+        let all = self
+            .store
+            .documents(doc.case_id)
+            .await
+            .or_service("document")?;
+        if all.iter().any(|d| d.amends == Some(id)) {
+            return Err(ServiceError::Conflict("a newer version of this entry"));
+        }
+        let amended = Document {
+            id: DocumentId::new_random(),
+            title,
+            body,
+            author: asker.user.id,
+            created_at: self.clock.now(),
+            amends: Some(id),
+            ..doc
+        };
+        self.write_entry(
+            asker,
+            &amended,
+            None,
+            "document.amend",
+            format!("{} amended", amended.kind.label()),
+        )
+        .await?;
+        Ok(amended)
+    }
+
+    /// An attachment's bytes, decrypted and checked against their SHA-256.
+    /// A mismatch is recorded as a failure and nothing is sent.
+    pub async fn read_attachment(
+        &self,
+        asker: Asker<'_>,
+        id: DocumentId,
+    ) -> ServiceResult<(AttachmentMeta, Vec<u8>)> {
+        let (doc, _) = self
+            .entry_for(asker, id, Action::View, "attachment.read")
+            .await?;
+        let (Some(meta), Some(key)) = (doc.attachment.clone(), self.attachment_key.clone()) else {
+            return Err(ServiceError::NotFound("attachment"));
+        };
+        let blob = self
+            .store
+            .attachment_blob(id)
+            .await
+            .or_service("attachment")?;
+        match key.open(&id.to_string(), &blob, &meta.sha256) {
+            Ok(bytes) => {
+                let e = self
+                    .case_event(asker, "attachment.read", Outcome::Allowed, "document", id)
+                    .build();
+                self.record(&[e]).await?;
+                Ok((meta, bytes))
+            }
+            Err(_) => {
+                tracing::error!("an attachment failed its integrity check");
+                let e = self
+                    .case_event(asker, "attachment.read", Outcome::Failed, "document", id)
+                    .reason("integrity_failure")
+                    .build();
+                Err(self.deny(e, ServiceError::Integrity).await)
+            }
+        }
+    }
+
+    /// Links a person to the case.
+    pub async fn add_person(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        input: NewPerson,
+    ) -> ServiceResult<CasePerson> {
+        let role = PersonRole::parse(&input.role)?;
+        let identity = Identity::parse(
+            &input.name,
+            input.address.as_deref(),
+            input.phone.as_deref(),
+            input.date_of_birth.as_deref(),
+        )?;
+        self.case_for(asker, case_id, Action::AddDocument, "person.add")
+            .await?;
+        let person = CasePerson {
+            id: PersonId::new_random(),
+            case_id,
+            role,
+            flags: input.flags,
+            identity,
+        };
+        let e = self
+            .case_event(asker, "person.add", Outcome::Allowed, "person", person.id)
+            .build();
+        let detail = if person.flags.is_protected() {
+            format!("{} added (protected)", role.label())
+        } else {
+            format!("{} added", role.label())
+        };
+        self.store
+            .add_person(
+                &person,
+                asker.user.id,
+                self.clock.now(),
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "person.added",
+                    detail,
+                },
+                &[e],
+            )
+            .await
+            .or_service("case")?;
+        Ok(person)
+    }
+
+    /// Moves the case through its life cycle.
+    pub async fn change_status(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        transition: Transition,
+    ) -> ServiceResult<Case> {
+        let (case, _, _) = self
+            .case_for(asker, case_id, Action::Manage, "case.status")
+            .await?;
+        let to = transition.apply(case.status, case.status_before_seal)?;
+        let before_seal = match transition {
+            Transition::Seal { .. } => Some(case.status),
+            _ => None,
+        };
+        let detail = match &transition {
+            Transition::Seal { order } | Transition::Unseal { order } => format!(
+                "Status changed from {} to {} by court order {}",
+                case.status.as_str(),
+                to.as_str(),
+                order.as_str()
+            ),
+            _ => format!(
+                "Status changed from {} to {}",
+                case.status.as_str(),
+                to.as_str()
+            ),
+        };
+        let e = self
+            .case_event(asker, "case.status", Outcome::Allowed, "case", case_id)
+            .build();
+        self.store
+            .set_case_status(
+                case_id,
+                case.status,
+                to,
+                before_seal,
+                self.clock.now(),
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "status.changed",
+                    detail,
+                },
+                &[e],
+            )
+            .await
+            .or_service("case")?;
+        self.store.case(case_id).await.or_service("case")
+    }
+
+    /// Sets the lead, team and shares.
+    pub async fn assign(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        a: Assignment,
+    ) -> ServiceResult<Case> {
+        self.case_for(asker, case_id, Action::Manage, "case.assign")
+            .await?;
+        let mut members: Vec<CaseMember> = Vec::new();
+        let mut push = |user: UserId, membership: Membership| {
+            if !members.iter().any(|m| m.user == user) {
+                members.push(CaseMember {
+                    user,
+                    membership,
+                    named: membership == Membership::Lead || a.named.contains(&user),
+                });
+            }
+        };
+        if let Some(l) = a.lead {
+            push(l, Membership::Lead);
+        }
+        a.team.iter().for_each(|u| push(*u, Membership::Team));
+        a.shared.iter().for_each(|u| push(*u, Membership::Shared));
+        if !members.iter().any(|m| m.membership == Membership::Lead) {
+            return Err(DomainError::invalid("lead", "a case needs a lead investigator").into());
+        }
+        self.require_active_users(members.iter().map(|m| m.user))
+            .await?;
+        let e = self
+            .case_event(asker, "case.assign", Outcome::Allowed, "case", case_id)
+            .build();
+        self.store
+            .set_case_members(
+                case_id,
+                &members,
+                self.clock.now(),
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "case.assigned",
+                    detail: format!("Assignment changed ({})", lead_and_team(&members)),
+                },
+                &[e],
+            )
+            .await
+            .or_service("case")?;
+        self.store.case(case_id).await.or_service("case")
+    }
+
+    pub async fn add_task(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        title: &str,
+        assignee: Option<UserId>,
+        due: Option<Timestamp>,
+    ) -> ServiceResult<CaseTask> {
+        let title = validate_title(title)?;
+        self.case_for(asker, case_id, Action::Manage, "task.add")
+            .await?;
+        if let Some(a) = assignee {
+            self.require_active_users(std::iter::once(a)).await?;
+        }
+        let task = CaseTask {
+            id: TaskId::new_random(),
+            case_id,
+            title,
+            assignee,
+            due,
+            done_at: None,
+            created_by: asker.user.id,
+            created_at: self.clock.now(),
+        };
+        let e = self
+            .case_event(asker, "task.add", Outcome::Allowed, "task", task.id)
+            .build();
+        self.store
+            .add_task(
+                &task,
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "task.added",
+                    detail: "Task added".into(),
+                },
+                &[e],
+            )
+            .await
+            .or_service("case")?;
+        Ok(task)
+    }
+
+    pub async fn complete_task(
+        &self,
+        asker: Asker<'_>,
+        case_id: CaseId,
+        task: TaskId,
+    ) -> ServiceResult<()> {
+        self.case_for(asker, case_id, Action::Manage, "task.complete")
+            .await?;
+        let e = self
+            .case_event(asker, "task.complete", Outcome::Allowed, "task", task)
+            .build();
+        self.store
+            .complete_task(
+                case_id,
+                task,
+                self.clock.now(),
+                &Line {
+                    actor: Some(asker.user.id),
+                    what: "task.completed",
+                    detail: "Task completed".into(),
+                },
+                &[e],
+            )
+            .await
+            .or_service("task")
+    }
+
+    /// Break-glass openings the asker reviews: those by users whose chain
+    /// of command includes the asker (never their own).
+    pub async fn break_glass_reviews(&self, asker: Asker<'_>) -> ServiceResult<Vec<BreakGlass>> {
+        let units = self.units_by_id().await?;
+        let users = self.store.list_users().await.or_service("user")?;
+        let reviewed: Vec<UserId> = users
+            .iter()
+            .filter(|u| u.id != asker.user.id)
+            .filter(|u| {
+                u.units
+                    .iter()
+                    .any(|unit| chain_of_command(*unit, &units).contains(&asker.user.id))
+            })
+            .map(|u| u.id)
+            .collect();
+        let list = self
+            .store
+            .break_glass_by(&reviewed)
+            .await
+            .or_service("break-glass")?;
+        self.list_event(asker, "break_glass.list").await?;
+        Ok(list)
+    }
+
+    /// Marks an opening reviewed.
+    pub async fn review_break_glass(&self, asker: Asker<'_>, id: &str) -> ServiceResult<()> {
+        let mine = self.break_glass_reviews(asker).await?;
+        if !mine.iter().any(|b| b.id == id) {
+            let e = self
+                .event(asker.origin, "break_glass.review", Outcome::Denied)
+                .object("break_glass", id)
+                .reason("not_in_chain_of_command")
+                .build();
+            return Err(self
+                .deny(e, ServiceError::NotFound("break-glass opening"))
+                .await);
+        }
+        let e = self
+            .event(asker.origin, "break_glass.review", Outcome::Allowed)
+            .object("break_glass", id)
+            .build();
+        self.store
+            .review_break_glass(id, asker.user.id, self.clock.now(), &[e])
+            .await
+            .or_service("break-glass opening")
+    }
+
+    /// What the policy says about `user` doing `action` on a case from a
+    /// channel (`precinct policy explain`). Reads nothing of the case's
+    /// content and changes nothing.
+    pub async fn explain(
+        &self,
+        user: &User,
+        case_id: CaseId,
+        action: Action,
+        channel: &str,
+    ) -> ServiceResult<(Case, Decision)> {
+        let units = self.units_by_id().await?;
+        let case = self.store.case(case_id).await.or_service("case")?;
+        let conn = Connections::of(&case, &units);
+        let origin = Origin {
+            channel: channel.to_owned(),
+            ..Origin::console()
+        };
+        let d = self.decide_on(
+            Asker {
+                user,
+                origin: &origin,
+            },
+            action,
+            &case,
+            &conn,
+            None,
+            false,
+        );
+        Ok((case, d))
+    }
+}
