@@ -118,32 +118,25 @@ pub fn validate_media_type(s: &str) -> Result<String, DomainError> {
 /// The current form of each entry: amendments replace what they amend in
 /// the main view, and every version stays in the history. Returns, for
 /// each original entry in order, its latest version and all versions
-/// oldest first.
+/// oldest first. Versions follow the amendment links, not the clock (two
+/// versions may share a time).
 pub fn current_versions(docs: &[Document]) -> Vec<(&Document, Vec<&Document>)> {
-    let root = |d: &Document| {
-        let mut cur = d;
-        let mut steps = 0;
-        while let Some(prev) = cur.amends.and_then(|p| docs.iter().find(|x| x.id == p)) {
-            cur = prev;
-            steps += 1;
-            if steps > docs.len() {
-                break;
+    let known = |id: DocumentId| docs.iter().any(|d| d.id == id);
+    docs.iter()
+        .filter(|d| d.amends.is_none_or(|a| !known(a)))
+        .map(|root| {
+            let mut chain = vec![root];
+            while let Some(next) = chain
+                .last()
+                .and_then(|cur| docs.iter().find(|d| d.amends == Some(cur.id)))
+            {
+                if chain.len() > docs.len() {
+                    break;
+                }
+                chain.push(next);
             }
-        }
-        cur.id
-    };
-    let mut out: Vec<(DocumentId, Vec<&Document>)> = Vec::new();
-    for d in docs {
-        let r = root(d);
-        match out.iter_mut().find(|(id, _)| *id == r) {
-            Some((_, versions)) => versions.push(d),
-            None => out.push((r, vec![d])),
-        }
-    }
-    out.into_iter()
-        .filter_map(|(_, mut v)| {
-            v.sort_by_key(|d| d.created_at);
-            v.last().copied().map(|latest| (latest, v))
+            let latest = chain.last().copied().unwrap_or(root);
+            (latest, chain)
         })
         .collect()
 }
@@ -169,6 +162,7 @@ mod tests {
 
     #[test]
     fn amendments_keep_the_original() {
+        // Same times: order comes from the links.
         let (a, b, c, d) = (
             DocumentId::new_random(),
             DocumentId::new_random(),

@@ -10,6 +10,7 @@ mod audit;
 mod auditor;
 mod auth;
 mod browser;
+mod cases;
 mod channel;
 mod cli;
 mod input;

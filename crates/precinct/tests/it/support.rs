@@ -282,6 +282,16 @@ impl TestApp {
 
     /// Creates a user on the console; returns id and one-time password.
     pub async fn create_user(&self, username: &str, roles: &[Role]) -> (UserId, String) {
+        self.create_user_in(username, roles, vec![]).await
+    }
+
+    /// The same, as a member of `units`.
+    pub async fn create_user_in(
+        &self,
+        username: &str,
+        roles: &[Role],
+        units: Vec<precinct_domain::ids::UnitId>,
+    ) -> (UserId, String) {
         let (user, password) = self
             .services
             .create_user(
@@ -290,7 +300,7 @@ impl TestApp {
                     username: username.into(),
                     display_name: format!("Officer {username}"),
                     roles: roles.to_vec(),
-                    units: vec![],
+                    units,
                 },
             )
             .await
@@ -336,7 +346,17 @@ impl TestApp {
     /// Creates a user and walks the whole first login: one-time password,
     /// new password, MFA enrolment. Returns (id, token, TOTP secret).
     pub async fn onboard(&self, username: &str, roles: &[Role]) -> Onboarded {
-        let (id, otp) = self.create_user(username, roles).await;
+        self.onboard_in(username, roles, vec![]).await
+    }
+
+    /// The same, as a member of `units`.
+    pub async fn onboard_in(
+        &self,
+        username: &str,
+        roles: &[Role],
+        units: Vec<precinct_domain::ids::UnitId>,
+    ) -> Onboarded {
+        let (id, otp) = self.create_user_in(username, roles, units).await;
         let (status, body) = self.login(username, &otp).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["stage"], "change_password");
