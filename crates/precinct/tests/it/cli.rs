@@ -393,3 +393,131 @@ fn audit_verify_on_the_command_line_names_a_tampered_event() {
         "{err}"
     );
 }
+
+const SHIPPED_POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies/precinct.cedar");
+
+#[test]
+fn policy_files_are_checked_and_an_invalid_one_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = precinct(dir.path(), &["policy", "check", SHIPPED_POLICY]);
+    assert!(out.contains("valid"), "{out}");
+    let broken = dir.path().join("broken.cedar");
+    let text = std::fs::read_to_string(SHIPPED_POLICY)
+        .unwrap()
+        .replace("principal.on_duty", "principal.on_dutty");
+    std::fs::write(&broken, text).unwrap();
+    let err = precinct_fails(dir.path(), &["policy", "check", broken.to_str().unwrap()]);
+    assert!(
+        err.contains("is not valid") && err.contains("on_dutty"),
+        "{err}"
+    );
+    // The server refuses to start on it, saying why.
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--policy-file",
+            broken.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("PRECINCT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.cedar is not valid"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_explain_names_the_deciding_policies() {
+    use precinct_domain::org::UnitKind;
+    use precinct_domain::Role;
+    use precinct_server::service::admin::{Actor, CreateUser};
+    use precinct_server::service::audit::Origin;
+    use precinct_server::service::cases::{Asker, OpenCase};
+
+    let dir = tempfile::tempdir().unwrap();
+    precinct(dir.path(), &["migrate"]);
+    let url = format!("sqlite://{}", dir.path().join("precinct.db").display());
+    let store = precinct_store::Store::open(&url).await.unwrap();
+    let services = precinct_server::service::Services::new(
+        store.clone(),
+        std::sync::Arc::new(precinct_domain::SystemClock),
+        Default::default(),
+        precinct_server::service::auditlog::ephemeral_log_key(),
+        precinct_policy::PolicyEngine::shipped().unwrap(),
+    );
+    let unit = services
+        .create_unit(Actor::Console, "Burglary", UnitKind::Precinct, None, None)
+        .await
+        .unwrap();
+    let (user, _) = services
+        .create_user(
+            Actor::Console,
+            CreateUser {
+                username: "dana".into(),
+                display_name: "Dana".into(),
+                roles: vec![Role::Detective],
+                units: vec![unit.id],
+            },
+        )
+        .await
+        .unwrap();
+    let origin = Origin {
+        channel: "workstation".into(),
+        ..Origin::console()
+    };
+    let case = services
+        .open_case(
+            Asker {
+                user: &user,
+                origin: &origin,
+            },
+            OpenCase {
+                title: "Burglary at the bakery".into(),
+                offense: "220".into(),
+                classification: None,
+                unit: unit.id,
+                narrative: String::new(),
+                due: None,
+                lead: None,
+                team: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let number = case.number.to_string();
+    let out = precinct(
+        dir.path(),
+        &[
+            "policy",
+            "explain",
+            "--user",
+            "dana",
+            "--case",
+            &number,
+            "--channel",
+            "offsite",
+        ],
+    );
+    assert!(
+        out.starts_with(&format!("DENIED: dana view case {number} from offsite")),
+        "{out}"
+    );
+    assert!(out.contains("designated-workstation-only"), "{out}");
+    assert!(
+        out.contains("is available only at a designated workstation"),
+        "{out}"
+    );
+    let out = precinct(
+        dir.path(),
+        &["policy", "explain", "--user", "dana", "--case", &number],
+    );
+    assert!(
+        out.starts_with("ALLOWED") && out.contains("need-to-know"),
+        "{out}"
+    );
+}
