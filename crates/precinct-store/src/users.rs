@@ -134,6 +134,32 @@ impl Store {
         Ok(out)
     }
 
+    /// Display names of some users, in one query.
+    pub async fn display_names(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT id, display_name FROM users WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(parse(&text(&row, "id")?)?, text(&row, "display_name")?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn user_from_row(&self, row: &AnyRow) -> Result<UserRecord> {
         let id: UserId = parse(&text(row, "id")?)?;
         let roles = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")

@@ -609,14 +609,16 @@ impl Services {
             .collect();
         let tasks = self.store.tasks(case.id).await.or_service("case")?;
         let timeline = self.store.timeline(case.id).await.or_service("case")?;
+        let mut mentioned: Vec<UserId> = case.members.iter().map(|m| m.user).collect();
+        mentioned.extend(timeline.iter().filter_map(|t| t.actor));
+        mentioned.extend(docs.iter().map(|d| d.author));
+        mentioned.sort();
+        mentioned.dedup();
         let names = self
             .store
-            .list_users()
+            .display_names(&mentioned)
             .await
-            .or_service("user")?
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect();
+            .or_service("user")?;
         let offense_description = nibrs::offense(&case.offense)
             .map(|o| o.description.clone())
             .unwrap_or_default();

@@ -12,6 +12,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod cases;
+
 use precinct_domain::SystemClock;
 use precinct_server::service::audit::{Origin, Outcome};
 use precinct_server::service::auditlog::ephemeral_log_key;
@@ -72,7 +74,7 @@ fn parse_args() -> Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
+        "usage: precinct-bench cases --help, or precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
          [--writers 64] [--proof-log 10000000] [--proofs 10000] [--verify-rounds 3] [--only proof]"
     );
     std::process::exit(2)
@@ -171,6 +173,10 @@ async fn drop_db(d: Option<(String, String)>) {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("cases") {
+        cases::run(std::env::args().skip(2)).await;
+        return;
+    }
     let args = parse_args();
     std::fs::create_dir_all(&args.dir).expect("bench dir");
     let engine = if args.database_url.is_some() {

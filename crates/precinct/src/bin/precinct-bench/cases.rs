@@ -1,0 +1,498 @@
+//! `precinct-bench cases`: case work at department scale. Seeds a demo
+//! department with `precinct demo seed` (timed), starts a server in this
+//! process behind a "trusted proxy" that vouches for a designated
+//! workstation, and measures, beside a `/healthz` baseline measured the
+//! same way in the same run (and on PostgreSQL beside `pgbench`):
+//! audited case reads at N concurrent clients, one policy decision, and
+//! policy-filtered full-text search.
+
+use precinct_domain::credentials::TotpSecret;
+use precinct_domain::ids::UnitId;
+use precinct_domain::org::UnitKind;
+use precinct_domain::{Fingerprint, Role, SystemClock};
+use precinct_policy::{AccessRequest, Action, Principal, RequestContext, Resource, ResourceKind};
+use precinct_server::config::ServerConfig;
+use precinct_server::service::admin::Actor;
+use precinct_server::service::Services;
+use precinct_store::Store;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{median, percentile, raw};
+
+struct CaseArgs {
+    database_url: Option<String>,
+    dir: PathBuf,
+    cases: u64,
+    clients: usize,
+    seconds: u64,
+    /// Reuse a database seeded by an earlier run.
+    reuse: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: precinct-bench cases [--database-url postgres://…] [--dir DIR] [--cases 1000000] \
+         [--clients 64] [--seconds 10] [--reuse]"
+    );
+    std::process::exit(2)
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
+    let mut a = CaseArgs {
+        database_url: None,
+        dir: PathBuf::from("target/bench-data"),
+        cases: 1_000_000,
+        clients: 64,
+        seconds: 10,
+        reuse: false,
+    };
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--database-url" => a.database_url = Some(val()),
+            "--dir" => a.dir = PathBuf::from(val()),
+            "--cases" => a.cases = val().parse().unwrap_or_else(|_| usage()),
+            "--clients" => a.clients = val().parse().unwrap_or_else(|_| usage()),
+            "--seconds" => a.seconds = val().parse().unwrap_or_else(|_| usage()),
+            "--reuse" => a.reuse = true,
+            _ => usage(),
+        }
+    }
+    a
+}
+
+/// The database the run uses: `<dir>/cases-<N>/precinct.db`, or a
+/// PostgreSQL database named after the case count.
+fn database(a: &CaseArgs) -> (PathBuf, String, Option<(String, String)>) {
+    let data = a.dir.join(format!("cases-{}", a.cases));
+    match &a.database_url {
+        None => {
+            let url = format!("sqlite://{}", data.join("precinct.db").display());
+            (data, url, None)
+        }
+        Some(admin) => {
+            let db = format!("precinct_bench_cases_{}", a.cases);
+            let (main, _) = admin.split_once('?').unwrap_or((admin.as_str(), ""));
+            let base = main.rsplit_once('/').map_or(main, |(b, _)| b);
+            (data, format!("{base}/{db}"), Some((admin.clone(), db)))
+        }
+    }
+}
+
+pub async fn run(it: impl Iterator<Item = String>) {
+    let a = parse(it);
+    let engine = if a.database_url.is_some() { "postgres" } else { "sqlite" };
+    println!("# precinct-bench cases ({engine}, {} cases, {} clients)", a.cases, a.clients);
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        super::cpu_name()
+    );
+    let (data, url, pg) = database(&a);
+    if !a.reuse {
+        let _ = std::fs::remove_dir_all(&data);
+        if let Some((admin, db)) = &pg {
+            raw(admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            raw(admin, &format!("CREATE DATABASE {db}")).await;
+        }
+        seed(&data, &url, a.cases);
+    }
+
+    let store = Store::open(&url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let services = Services::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Default::default(),
+        precinct_server::service::auditlog::ephemeral_log_key(),
+        precinct_policy::PolicyEngine::shipped().expect("policy"),
+    )
+    .with_attachment_key(precinct_server::service::vault::AttachmentKey::ephemeral())
+    .with_group_commit();
+    let base = start_server(&data, &url, services.clone()).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.clients * 2)
+        .build()
+        .expect("client");
+    let bench = Bench::prepare(&services, &http, &base).await;
+    println!(
+        "officer with {} cases; captain over {} units",
+        bench.case_urls.len(),
+        bench.captain_units
+    );
+
+    let secs = Duration::from_secs(a.seconds);
+    let health = load(&http, vec![format!("{base}/healthz")], None, a.clients, secs).await;
+    health.print("baseline: GET /healthz");
+    let reads = load(&http, bench.case_urls.clone(), Some(&bench), a.clients, secs).await;
+    reads.print("audited case reads: GET /api/v1/cases/{id} at a workstation");
+    println!(
+        "ratio: case reads / healthz = {:.2}; errors {}",
+        reads.rate / health.rate,
+        reads.errors
+    );
+    if let Some((admin, _)) = &pg {
+        pgbench(admin, a.clients, a.seconds).await;
+    }
+    policy_decisions();
+    search(&http, &base, &bench).await;
+    store.close().await;
+}
+
+/// Runs `precinct demo seed` (the release binary beside this one) and
+/// reports its time.
+fn seed(data: &std::path::Path, url: &str, cases: u64) {
+    let exe = std::env::current_exe().expect("exe");
+    let precinct = exe.with_file_name("precinct");
+    let started = Instant::now();
+    let status = std::process::Command::new(&precinct)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--database-url", url, "demo", "seed", "--cases", &cases.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("run {}: {e} (build it: cargo build --release -p precinct)", precinct.display()));
+    assert!(status.success(), "demo seed failed");
+    let t = started.elapsed().as_secs_f64();
+    println!(
+        "seeding: {cases} cases in {t:.1} s ({:.0} cases/s), `precinct demo seed --cases {cases}`",
+        cases as f64 / t
+    );
+}
+
+async fn start_server(data: &std::path::Path, url: &str, services: Services) -> String {
+    let mut config = ServerConfig::for_data_dir(data.to_path_buf());
+    config.database_url = SecretString::from(url.to_owned());
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        precinct_server::serve_on(listener, config, services, std::future::pending())
+            .await
+            .expect("serve");
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+struct Bench {
+    token: String,
+    captain_token: String,
+    fingerprint: String,
+    case_urls: Vec<String>,
+    captain_units: usize,
+    words: Vec<String>,
+}
+
+const PASSWORD: &str = "a long and quiet evening shift";
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let res = http.post(url).bearer_auth(token).json(&body).send().await.expect("post");
+    let status = res.status();
+    let v: Value = res.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{url}: {status} {v}");
+    v
+}
+
+/// Logs a seeded user in through the whole first-login flow (one-time
+/// password from an administrator's reset, new password, TOTP).
+async fn log_in(services: &Services, http: &reqwest::Client, base: &str, user: &precinct_domain::user::User) -> String {
+    let otp = services
+        .reset_password(Actor::Console, user.id)
+        .await
+        .expect("reset password");
+    let login = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": user.username.as_str(), "password": otp.expose(), "acknowledge_notice": true}))
+        .send()
+        .await
+        .expect("login")
+        .json::<Value>()
+        .await
+        .expect("login body");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let mut stage = login["stage"].as_str().unwrap_or_default().to_owned();
+    let mut secret = None;
+    for _ in 0..4 {
+        stage = match stage.as_str() {
+            "change_password" => post(http, &format!("{base}/api/v1/session/password"), &token, json!({"new_password": PASSWORD})).await["stage"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            "enrol_mfa" => {
+                let e = post(http, &format!("{base}/api/v1/session/mfa/enrolment"), &token, json!({})).await;
+                let s = e["secret"].as_str().expect("secret").to_owned();
+                let code = TotpSecret::from_base32(&s).expect("secret").code_at(now_secs());
+                secret = Some(s);
+                post(http, &format!("{base}/api/v1/session/mfa/enrolment/confirm"), &token, json!({"code": code})).await;
+                "active".to_owned()
+            }
+            "mfa" => {
+                let s = secret.clone().expect("enrolled");
+                let code = TotpSecret::from_base32(&s).expect("secret").code_at(now_secs());
+                post(http, &format!("{base}/api/v1/session/mfa"), &token, json!({"code": code})).await["stage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+            _ => break,
+        };
+    }
+    assert_eq!(stage, "active", "login of {}", user.username.as_str());
+    token
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Bench {
+    async fn prepare(services: &Services, http: &reqwest::Client, base: &str) -> Self {
+        let store = &services.store;
+        let units = store.list_units().await.expect("units");
+        let users = store.list_users().await.expect("users");
+        // The officer with the most cases.
+        let mut best = None;
+        for u in users.iter().filter(|u| u.roles.contains(Role::Officer) || u.roles.contains(Role::Detective)) {
+            let ids = store.case_ids_of_user(u.id, 200).await.expect("cases");
+            if best.as_ref().is_none_or(|(_, n): &(_, Vec<_>)| ids.len() > n.len()) {
+                best = Some((u.clone(), ids));
+            }
+        }
+        let (officer, ids) = best.expect("a seeded officer");
+        let unit: UnitId = officer.units.first().copied().expect("officer's unit");
+        let fp = Fingerprint::parse(&format!("{}{}", uuid_hex(), uuid_hex())).expect("fp");
+        let ws = services
+            .add_workstation(Actor::Console, &format!("bench desk {}", now_secs()), unit, vec![])
+            .await
+            .expect("workstation");
+        services
+            .register_workstation_certificate(Actor::Console, ws.id, &fp)
+            .await
+            .expect("certificate");
+        let captain_id = units
+            .iter()
+            .find(|u| u.kind == UnitKind::Precinct && u.supervisor.is_some())
+            .and_then(|u| u.supervisor)
+            .expect("a precinct with a captain");
+        let captain = users.iter().find(|u| u.id == captain_id).expect("captain").clone();
+        let captain_units = units
+            .iter()
+            .filter(|u| precinct_domain::org::chain_of_command(u.id, &units.iter().map(|u| (u.id, u.clone())).collect()).contains(&captain_id))
+            .count();
+        let token = log_in(services, http, base, &officer).await;
+        let captain_token = log_in(services, http, base, &captain).await;
+        let cases = store.cases(&ids).await.expect("cases");
+        let mut words: Vec<String> = cases
+            .iter()
+            .flat_map(|c| c.title.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|w| w.len() > 4 && w.chars().all(char::is_alphabetic))
+            .collect();
+        words.sort();
+        words.dedup();
+        words.truncate(20);
+        Self {
+            token,
+            captain_token,
+            fingerprint: fp.to_string(),
+            case_urls: ids.iter().map(|id| format!("{base}/api/v1/cases/{id}")).collect(),
+            captain_units,
+            words,
+        }
+    }
+}
+
+fn uuid_hex() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    hex::encode(b)
+}
+
+struct Load {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+impl Load {
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
+            self.rate, self.p50_ms, self.p99_ms
+        );
+    }
+}
+
+/// `clients` concurrent clients, each sending its next request when the
+/// last is answered, for `dur`.
+async fn load(http: &reqwest::Client, urls: Vec<String>, auth: Option<&Bench>, clients: usize, dur: Duration) -> Load {
+    let urls = Arc::new(urls);
+    let auth = auth.map(|b| (b.token.clone(), b.fingerprint.clone()));
+    let started = Instant::now();
+    let deadline = started + dur;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, urls, auth) = (http.clone(), urls.clone(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut i = c;
+            while Instant::now() < deadline {
+                let url = &urls[i % urls.len()];
+                i += clients;
+                let mut req = http.get(url);
+                if let Some((token, fp)) = &auth {
+                    req = req.bearer_auth(token).header("x-client-cert", fp);
+                }
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("client");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Load {
+        rate: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.50),
+        p99_ms: percentile(&all, 0.99),
+        errors,
+    }
+}
+
+/// pgbench's default (TPC-B-like) script on the same server, same clients.
+async fn pgbench(admin: &str, clients: usize, seconds: u64) {
+    let db = format!("precinct_bench_pgbench_{}", std::process::id());
+    raw(admin, &format!("CREATE DATABASE {db}")).await;
+    let (main, _) = admin.split_once('?').unwrap_or((admin, ""));
+    let base = main.rsplit_once('/').map_or(main, |(b, _)| b);
+    let url = format!("{base}/{db}");
+    let init = std::process::Command::new("pgbench")
+        .args(["-i", "-q", &url])
+        .output()
+        .expect("pgbench -i (install postgresql-client)");
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let out = std::process::Command::new("pgbench")
+        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &url])
+        .output()
+        .expect("pgbench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .unwrap_or("tps = ?")
+        .to_owned();
+    println!("baseline: pgbench default script, {clients} clients, {seconds} s: {tps}");
+    raw(admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+}
+
+/// One decision with a realistic case: a team of six, two supervisors.
+fn policy_decisions() {
+    let engine = precinct_policy::PolicyEngine::shipped().expect("policy");
+    let roles = precinct_domain::Roles::new([Role::Detective]).expect("roles");
+    let me = precinct_domain::ids::UserId::new_random();
+    let unit = UnitId::new_random();
+    let units = [unit];
+    let mut team: Vec<_> = (0..5).map(|_| precinct_domain::ids::UserId::new_random()).collect();
+    team.push(me);
+    let named = [team[0]];
+    let supervisors = [precinct_domain::ids::UserId::new_random(), precinct_domain::ids::UserId::new_random()];
+    let principal = Principal {
+        id: me,
+        roles: &roles,
+        units: &units,
+        on_duty: false,
+        training_current: true,
+    };
+    let resource = Resource {
+        kind: ResourceKind::Case,
+        id: uuid_hex(),
+        number: "2026-000123".into(),
+        unit,
+        classification: "case",
+        sealed: false,
+        lead: Some(team[0]),
+        team: &team,
+        named: &named,
+        supervisors: &supervisors,
+    };
+    let mut lat = Vec::with_capacity(100_000);
+    for i in 0..100_000 {
+        let channel = if i % 2 == 0 { "workstation" } else { "offsite" };
+        let t = Instant::now();
+        let d = engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::View,
+            resource: &resource,
+            context: RequestContext {
+                channel,
+                break_glass: false,
+                now: precinct_domain::Timestamp::from_micros(0),
+            },
+        });
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(d.allowed, i % 2 == 0);
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "policy decision (Cedar, shipped policy, one thread): p50 {:.1} µs, p99 {:.1} µs, median of all {:.1} µs",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        median(lat.clone())
+    );
+}
+
+/// Policy-filtered search, one query at a time, as the officer and as the
+/// captain (whose scope is the whole precinct).
+async fn search(http: &reqwest::Client, base: &str, b: &Bench) {
+    let mut words = b.words.clone();
+    words.extend(["burglary", "window", "vehicle", "street", "witness"].map(str::to_owned));
+    for (who, token) in [("officer", &b.token), ("captain", &b.captain_token)] {
+        let mut lat = Vec::new();
+        let mut found = Vec::new();
+        for round in 0..5 {
+            for w in &words {
+                let q = if round % 2 == 0 { w.clone() } else { format!("{w} {}", words[0]) };
+                let t = Instant::now();
+                let res = http
+                    .get(format!("{base}/api/v1/cases/search"))
+                    .query(&[("q", q.as_str())])
+                    .bearer_auth(token)
+                    .header("x-client-cert", &b.fingerprint)
+                    .send()
+                    .await
+                    .expect("search");
+                let v: Value = res.json().await.unwrap_or(Value::Null);
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                found.push(v["total"].as_u64().unwrap_or(0) as f64);
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "search as {who}: {} queries, p50 {:.1} ms, p95 {:.1} ms, median results {:.0}",
+            lat.len(),
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.95),
+            median(found)
+        );
+    }
+}
+
