@@ -965,5 +965,29 @@ async fn break_glass_is_marked_and_reviewed(db: TestDb) {
         )
         .await;
     assert_eq!(s, 403);
+    // Everything is in the OpenAPI document.
+    let (_, doc) = d.app.get("/api/v1/openapi.json", None).await;
+    for (p, m) in [
+        ("/api/v1/cases", "get"),
+        ("/api/v1/cases", "post"),
+        ("/api/v1/cases/search", "get"),
+        ("/api/v1/cases/{id}", "get"),
+        ("/api/v1/cases/by-number/{number}", "get"),
+        ("/api/v1/cases/{id}/break-glass", "post"),
+        ("/api/v1/cases/{id}/documents", "post"),
+        ("/api/v1/cases/{id}/attachments", "post"),
+        ("/api/v1/documents/{id}/content", "get"),
+        ("/api/v1/documents/{id}/amendments", "post"),
+        ("/api/v1/cases/{id}/people", "post"),
+        ("/api/v1/cases/{id}/status", "post"),
+        ("/api/v1/cases/{id}/assignment", "put"),
+        ("/api/v1/cases/{id}/tasks", "post"),
+        ("/api/v1/cases/{id}/tasks/{task}/complete", "post"),
+        ("/api/v1/break-glass", "get"),
+        ("/api/v1/break-glass/{id}/review", "post"),
+        ("/api/v1/offenses", "get"),
+    ] {
+        assert!(doc["paths"][p][m].is_object(), "{m} {p}");
+    }
 }
 dbtest!(break_glass_is_marked_and_reviewed);
