@@ -21,7 +21,7 @@ use thiserror::Error;
 pub const SHIPPED_SCHEMA: &str = include_str!("../../../policies/precinct.cedarschema");
 pub const SHIPPED_POLICIES: &str = include_str!("../../../policies/precinct.cedar");
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum PolicyError {
     #[error("the policy schema is not valid: {0}")]
     Schema(String),
@@ -164,8 +164,8 @@ pub struct PolicyEngine {
     messages: HashMap<PolicyId, String>,
     authorizer: Authorizer,
     names: Names,
-    /// The schema's action entities, with their groups.
-    actions: Vec<Entity>,
+    /// Each action's entity from the schema, its groups as parents.
+    action_entities: HashMap<Action, Entity>,
 }
 
 #[derive(Debug)]
@@ -230,14 +230,16 @@ impl PolicyEngine {
                 .map(|a| (a, uid(&action_type, a.as_str())))
                 .collect(),
         };
-        let actions = schema
+        let all_actions = schema
             .action_entities()
-            .map_err(|e| PolicyError::Schema(e.to_string()))?
+            .map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let action_entities = names
+            .actions
             .iter()
-            .cloned()
+            .filter_map(|(a, uid)| all_actions.get(uid).map(|e| (*a, e.clone())))
             .collect();
         Ok(Self {
-            actions,
+            action_entities,
             schema,
             policies: set,
             messages,
@@ -269,7 +271,7 @@ impl PolicyEngine {
         resource: EntityUid,
         r: &Resource<'_>,
         author: Option<UserId>,
-    ) -> Result<Entity, cedar_policy::EntityAttrEvaluationError> {
+    ) -> Result<Entity, PolicyError> {
         let mut attrs = HashMap::from([
             (
                 "number".to_owned(),
@@ -304,27 +306,40 @@ impl PolicyEngine {
             );
         }
         Entity::new(resource, attrs, HashSet::new())
+            .map_err(|e| PolicyError::Request(e.to_string()))
     }
 
     /// Decides one request. An error building it, or inside a policy,
     /// denies.
     pub fn decide(&self, req: &AccessRequest<'_>) -> Decision {
-        match self.try_decide(req) {
+        self.decide_each(req.principal, req.resource, req.context, &[req.action])
+            .pop()
+            .unwrap_or_else(|| refused(PolicyError::Request("no decision".into())))
+    }
+
+    /// Decides several actions by one principal on one resource, building
+    /// the entities once (a case page asks five or more questions).
+    pub fn decide_each(
+        &self,
+        principal: &Principal<'_>,
+        resource: &Resource<'_>,
+        context: RequestContext<'_>,
+        actions: &[Action],
+    ) -> Vec<Decision> {
+        match self.try_decide(principal, resource, context, actions) {
             Ok(d) => d,
-            Err(e) => Decision {
-                allowed: false,
-                policies: vec![],
-                message: Some(format!(
-                    "The decision could not be made ({e}); access is refused"
-                )),
-            },
+            Err(e) => actions.iter().map(|_| refused(e.clone())).collect(),
         }
     }
 
-    fn try_decide(&self, req: &AccessRequest<'_>) -> Result<Decision, PolicyError> {
+    fn try_decide(
+        &self,
+        p: &Principal<'_>,
+        r: &Resource<'_>,
+        ctx: RequestContext<'_>,
+        actions: &[Action],
+    ) -> Result<Vec<Decision>, PolicyError> {
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
-        let p = req.principal;
-        let r = req.resource;
         let principal = uid(&self.names.user, &p.id.to_string());
         let user = Entity::new(
             principal.clone(),
@@ -364,41 +379,65 @@ impl PolicyEngine {
         let resource_entity = if r.kind == ResourceKind::Unit {
             Entity::new_no_attrs(resource.clone(), HashSet::new())
         } else {
-            self.material(resource.clone(), r, author)
-                .map_err(|e| bad(&e))?
+            self.material(resource.clone(), r, author)?
         };
-        // The action hierarchy (`case_material`) comes from the schema.
-        let entities = Entities::from_entities(
-            self.actions.iter().cloned().chain([user, resource_entity]),
-            None,
-        )
-        .map_err(|e| bad(&e))?;
+        // The action hierarchy (`case_material`) comes from the schema: each
+        // asked action's entity carries all its groups as parents.
+        let asked = actions
+            .iter()
+            .filter_map(|a| self.action_entities.get(a).cloned());
+        let entities = Entities::from_entities(asked.chain([user, resource_entity]), None)
+            .map_err(|e| bad(&e))?;
         let context = Context::from_pairs([
             (
                 "channel".to_owned(),
-                RestrictedExpression::new_string(req.context.channel.to_owned()),
+                RestrictedExpression::new_string(ctx.channel.to_owned()),
             ),
             (
                 "break_glass".to_owned(),
-                RestrictedExpression::new_bool(req.context.break_glass),
+                RestrictedExpression::new_bool(ctx.break_glass),
             ),
             (
                 "now".to_owned(),
-                RestrictedExpression::new_long(req.context.now.as_micros()),
+                RestrictedExpression::new_long(ctx.now.as_micros()),
             ),
         ])
         .map_err(|e| bad(&e))?;
-        let action = self
+        actions
+            .iter()
+            .map(|&action| {
+                self.evaluate(
+                    principal.clone(),
+                    action,
+                    resource.clone(),
+                    context.clone(),
+                    &entities,
+                    &r.number,
+                )
+            })
+            .collect()
+    }
+
+    fn evaluate(
+        &self,
+        principal: EntityUid,
+        action: Action,
+        resource: EntityUid,
+        context: Context,
+        entities: &Entities,
+        number: &str,
+    ) -> Result<Decision, PolicyError> {
+        let action_uid = self
             .names
             .actions
-            .get(&req.action)
+            .get(&action)
             .cloned()
             .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
-        let request = Request::new(principal, action, resource, context, Some(&self.schema))
-            .map_err(|e| bad(&e))?;
+        let request = Request::new(principal, action_uid, resource, context, Some(&self.schema))
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.policies, &entities);
+            .is_authorized(&request, &self.policies, entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -421,8 +460,8 @@ impl PolicyEngine {
                     .diagnostics()
                     .reason()
                     .find_map(|id| self.messages.get(id))
-                    .map(|m| m.replace("{number}", &r.number))
-                    .unwrap_or_else(|| no_permit_message(req.action, &r.number)),
+                    .map(|m| m.replace("{number}", number))
+                    .unwrap_or_else(|| no_permit_message(action, number)),
             )
         };
         Ok(Decision {
@@ -430,6 +469,17 @@ impl PolicyEngine {
             policies,
             message,
         })
+    }
+}
+
+/// The answer when a decision could not be made: a denial.
+fn refused(e: PolicyError) -> Decision {
+    Decision {
+        allowed: false,
+        policies: vec![],
+        message: Some(format!(
+            "The decision could not be made ({e}); access is refused"
+        )),
     }
 }
 

@@ -218,6 +218,25 @@ impl Services {
         document: Option<&Document>,
         break_glass: bool,
     ) -> Decision {
+        self.decide_each(asker, &[action], case, conn, document, break_glass)
+            .pop()
+            .unwrap_or(Decision {
+                allowed: false,
+                policies: vec![],
+                message: None,
+            })
+    }
+
+    /// Several decisions about one case or document, in one go.
+    fn decide_each(
+        &self,
+        asker: Asker<'_>,
+        actions: &[Action],
+        case: &Case,
+        conn: &Connections,
+        document: Option<&Document>,
+        break_glass: bool,
+    ) -> Vec<Decision> {
         let number = case.number.to_string();
         let classification = match document {
             // Paperwork stays paperwork; otherwise an entry is at least as
@@ -251,16 +270,16 @@ impl Services {
             named: &conn.named,
             supervisors: &conn.supervisors,
         };
-        self.policy.decide(&AccessRequest {
-            principal: &principal,
-            action,
-            resource: &resource,
-            context: RequestContext {
+        self.policy.decide_each(
+            &principal,
+            &resource,
+            RequestContext {
                 channel: &asker.origin.channel,
                 break_glass,
                 now: self.clock.now(),
             },
-        })
+            actions,
+        )
     }
 
     fn case_event(
@@ -567,12 +586,25 @@ impl Services {
         units: &HashMap<UnitId, Unit>,
         break_glass: bool,
     ) -> ServiceResult<CaseView> {
-        let decide = |a| self.decide_on(asker, a, &case, conn, None, false).allowed;
+        let d = self.decide_each(
+            asker,
+            &[
+                Action::AddDocument,
+                Action::Manage,
+                Action::ViewProtected,
+                Action::ViewAudit,
+            ],
+            &case,
+            conn,
+            None,
+            false,
+        );
+        let allowed = |i: usize| d.get(i).is_some_and(|d| d.allowed);
         let may = Abilities {
-            add_document: decide(Action::AddDocument),
-            manage: decide(Action::Manage),
-            view_protected: decide(Action::ViewProtected),
-            view_audit: decide(Action::ViewAudit),
+            add_document: allowed(0),
+            manage: allowed(1),
+            view_protected: allowed(2),
+            view_audit: allowed(3),
         };
         let people = self
             .store
@@ -596,9 +628,12 @@ impl Services {
                 let open = self
                     .decide_on(asker, Action::View, &case, conn, Some(cur), break_glass)
                     .allowed;
-                let may_amend = self
-                    .decide_on(asker, Action::Amend, &case, conn, Some(cur), false)
-                    .allowed;
+                // Amending never rides on break-glass.
+                let may_amend = open
+                    && !break_glass
+                    && self
+                        .decide_on(asker, Action::Amend, &case, conn, Some(cur), false)
+                        .allowed;
                 EntryView {
                     current: cur.clone(),
                     versions: versions.into_iter().cloned().collect(),

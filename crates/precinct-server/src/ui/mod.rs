@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod audit;
+mod cases;
 mod home;
 mod login;
 mod page;
@@ -83,4 +84,24 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit::search))
         .route("/audit/events.csv", get(audit::csv))
         .route("/audit/events/{id}", get(audit::event))
+        .route("/cases", get(cases::list).post(cases::open_case))
+        .route("/cases/new", get(cases::new_case))
+        .route("/cases/search", get(cases::search))
+        .route("/cases/{id}", get(cases::show))
+        .route("/cases/{id}/break-glass", post(cases::break_glass))
+        .route("/cases/{id}/entries", post(cases::add_entry))
+        .route(
+            "/cases/{id}/entries/{entry}/amend",
+            post(cases::amend_entry),
+        )
+        .route("/cases/{id}/people", post(cases::add_person))
+        .route("/cases/{id}/status", post(cases::change_status))
+        .route("/cases/{id}/assignment", post(cases::assign))
+        .route("/cases/{id}/tasks", post(cases::add_task))
+        .route(
+            "/cases/{id}/tasks/{task}/complete",
+            post(cases::complete_task),
+        )
+        .route("/break-glass", get(cases::reviews))
+        .route("/break-glass/{id}/review", post(cases::review_break_glass))
 }

@@ -32,7 +32,7 @@ fn connect(path: &Path) -> Result<Connection> {
     )?;
     conn.execute_batch(
         "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;",
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192; PRAGMA mmap_size = 1073741824;",
     )?;
     Ok(conn)
 }

@@ -85,8 +85,15 @@ fn database(a: &CaseArgs) -> (PathBuf, String, Option<(String, String)>) {
 
 pub async fn run(it: impl Iterator<Item = String>) {
     let a = parse(it);
-    let engine = if a.database_url.is_some() { "postgres" } else { "sqlite" };
-    println!("# precinct-bench cases ({engine}, {} cases, {} clients)", a.cases, a.clients);
+    let engine = if a.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    println!(
+        "# precinct-bench cases ({engine}, {} cases, {} clients)",
+        a.cases, a.clients
+    );
     println!(
         "machine: {} cores, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -126,9 +133,23 @@ pub async fn run(it: impl Iterator<Item = String>) {
     );
 
     let secs = Duration::from_secs(a.seconds);
-    let health = load(&http, vec![format!("{base}/healthz")], None, a.clients, secs).await;
+    let health = load(
+        &http,
+        vec![format!("{base}/healthz")],
+        None,
+        a.clients,
+        secs,
+    )
+    .await;
     health.print("baseline: GET /healthz");
-    let reads = load(&http, bench.case_urls.clone(), Some(&bench), a.clients, secs).await;
+    let reads = load(
+        &http,
+        bench.case_urls.clone(),
+        Some(&bench),
+        a.clients,
+        secs,
+    )
+    .await;
     reads.print("audited case reads: GET /api/v1/cases/{id} at a workstation");
     println!(
         "ratio: case reads / healthz = {:.2}; errors {}",
@@ -152,9 +173,21 @@ fn seed(data: &std::path::Path, url: &str, cases: u64) {
     let status = std::process::Command::new(&precinct)
         .arg("--data-dir")
         .arg(data)
-        .args(["--database-url", url, "demo", "seed", "--cases", &cases.to_string()])
+        .args([
+            "--database-url",
+            url,
+            "demo",
+            "seed",
+            "--cases",
+            &cases.to_string(),
+        ])
         .status()
-        .unwrap_or_else(|e| panic!("run {}: {e} (build it: cargo build --release -p precinct)", precinct.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "run {}: {e} (build it: cargo build --release -p precinct)",
+                precinct.display()
+            )
+        });
     assert!(status.success(), "demo seed failed");
     let t = started.elapsed().as_secs_f64();
     println!(
@@ -167,7 +200,9 @@ async fn start_server(data: &std::path::Path, url: &str, services: Services) -> 
     let mut config = ServerConfig::for_data_dir(data.to_path_buf());
     config.database_url = SecretString::from(url.to_owned());
     config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         precinct_server::serve_on(listener, config, services, std::future::pending())
@@ -189,7 +224,13 @@ struct Bench {
 const PASSWORD: &str = "a long and quiet evening shift";
 
 async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
-    let res = http.post(url).bearer_auth(token).json(&body).send().await.expect("post");
+    let res = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
     let status = res.status();
     let v: Value = res.json().await.unwrap_or(Value::Null);
     assert!(status.is_success(), "{url}: {status} {v}");
@@ -198,7 +239,17 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Va
 
 /// Logs a seeded user in through the whole first-login flow (one-time
 /// password from an administrator's reset, new password, TOTP).
-async fn log_in(services: &Services, http: &reqwest::Client, base: &str, user: &precinct_domain::user::User) -> String {
+async fn log_in(
+    services: &Services,
+    http: &reqwest::Client,
+    base: &str,
+    user: &precinct_domain::user::User,
+) -> String {
+    // A fresh first login every run, also on a reused database.
+    services
+        .reset_mfa(Actor::Console, user.id)
+        .await
+        .expect("reset MFA");
     let otp = services
         .reset_password(Actor::Console, user.id)
         .await
@@ -217,22 +268,50 @@ async fn log_in(services: &Services, http: &reqwest::Client, base: &str, user: &
     let mut secret = None;
     for _ in 0..4 {
         stage = match stage.as_str() {
-            "change_password" => post(http, &format!("{base}/api/v1/session/password"), &token, json!({"new_password": PASSWORD})).await["stage"]
+            "change_password" => post(
+                http,
+                &format!("{base}/api/v1/session/password"),
+                &token,
+                json!({"new_password": PASSWORD}),
+            )
+            .await["stage"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
             "enrol_mfa" => {
-                let e = post(http, &format!("{base}/api/v1/session/mfa/enrolment"), &token, json!({})).await;
+                let e = post(
+                    http,
+                    &format!("{base}/api/v1/session/mfa/enrolment"),
+                    &token,
+                    json!({}),
+                )
+                .await;
                 let s = e["secret"].as_str().expect("secret").to_owned();
-                let code = TotpSecret::from_base32(&s).expect("secret").code_at(now_secs());
+                let code = TotpSecret::from_base32(&s)
+                    .expect("secret")
+                    .code_at(now_secs());
                 secret = Some(s);
-                post(http, &format!("{base}/api/v1/session/mfa/enrolment/confirm"), &token, json!({"code": code})).await;
+                post(
+                    http,
+                    &format!("{base}/api/v1/session/mfa/enrolment/confirm"),
+                    &token,
+                    json!({"code": code}),
+                )
+                .await;
                 "active".to_owned()
             }
             "mfa" => {
                 let s = secret.clone().expect("enrolled");
-                let code = TotpSecret::from_base32(&s).expect("secret").code_at(now_secs());
-                post(http, &format!("{base}/api/v1/session/mfa"), &token, json!({"code": code})).await["stage"]
+                let code = TotpSecret::from_base32(&s)
+                    .expect("secret")
+                    .code_at(now_secs());
+                post(
+                    http,
+                    &format!("{base}/api/v1/session/mfa"),
+                    &token,
+                    json!({"code": code}),
+                )
+                .await["stage"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned()
@@ -257,9 +336,15 @@ impl Bench {
         let users = store.list_users().await.expect("users");
         // The officer with the most cases.
         let mut best = None;
-        for u in users.iter().filter(|u| u.roles.contains(Role::Officer) || u.roles.contains(Role::Detective)) {
+        for u in users
+            .iter()
+            .filter(|u| u.roles.contains(Role::Officer) || u.roles.contains(Role::Detective))
+        {
             let ids = store.case_ids_of_user(u.id, 200).await.expect("cases");
-            if best.as_ref().is_none_or(|(_, n): &(_, Vec<_>)| ids.len() > n.len()) {
+            if best
+                .as_ref()
+                .is_none_or(|(_, n): &(_, Vec<_>)| ids.len() > n.len())
+            {
                 best = Some((u.clone(), ids));
             }
         }
@@ -267,7 +352,12 @@ impl Bench {
         let unit: UnitId = officer.units.first().copied().expect("officer's unit");
         let fp = Fingerprint::parse(&format!("{}{}", uuid_hex(), uuid_hex())).expect("fp");
         let ws = services
-            .add_workstation(Actor::Console, &format!("bench desk {}", now_secs()), unit, vec![])
+            .add_workstation(
+                Actor::Console,
+                &format!("bench desk {}", now_secs()),
+                unit,
+                vec![],
+            )
             .await
             .expect("workstation");
         services
@@ -279,17 +369,51 @@ impl Bench {
             .find(|u| u.kind == UnitKind::Precinct && u.supervisor.is_some())
             .and_then(|u| u.supervisor)
             .expect("a precinct with a captain");
-        let captain = users.iter().find(|u| u.id == captain_id).expect("captain").clone();
+        let captain = users
+            .iter()
+            .find(|u| u.id == captain_id)
+            .expect("captain")
+            .clone();
         let captain_units = units
             .iter()
-            .filter(|u| precinct_domain::org::chain_of_command(u.id, &units.iter().map(|u| (u.id, u.clone())).collect()).contains(&captain_id))
+            .filter(|u| {
+                precinct_domain::org::chain_of_command(
+                    u.id,
+                    &units.iter().map(|u| (u.id, u.clone())).collect(),
+                )
+                .contains(&captain_id)
+            })
             .count();
+        // Only the cases the officer may open here (not sealed ones they
+        // are not named on, for instance): a read of each, as the server
+        // would do it.
+        let origin = precinct_server::service::audit::Origin {
+            channel: "workstation".into(),
+            ..precinct_server::service::audit::Origin::console()
+        };
+        let asker = precinct_server::service::cases::Asker {
+            user: &officer,
+            origin: &origin,
+        };
+        let mut ids = ids;
+        let mut readable = Vec::new();
+        for id in ids.drain(..) {
+            if services.read_case(asker, id, None).await.is_ok() {
+                readable.push(id);
+            }
+        }
+        let ids = readable;
         let token = log_in(services, http, base, &officer).await;
         let captain_token = log_in(services, http, base, &captain).await;
         let cases = store.cases(&ids).await.expect("cases");
         let mut words: Vec<String> = cases
             .iter()
-            .flat_map(|c| c.title.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .flat_map(|c| {
+                c.title
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .filter(|w| w.len() > 4 && w.chars().all(char::is_alphabetic))
             .collect();
         words.sort();
@@ -299,7 +423,10 @@ impl Bench {
             token,
             captain_token,
             fingerprint: fp.to_string(),
-            case_urls: ids.iter().map(|id| format!("{base}/api/v1/cases/{id}")).collect(),
+            case_urls: ids
+                .iter()
+                .map(|id| format!("{base}/api/v1/cases/{id}"))
+                .collect(),
             captain_units,
             words,
         }
@@ -330,7 +457,13 @@ impl Load {
 
 /// `clients` concurrent clients, each sending its next request when the
 /// last is answered, for `dur`.
-async fn load(http: &reqwest::Client, urls: Vec<String>, auth: Option<&Bench>, clients: usize, dur: Duration) -> Load {
+async fn load(
+    http: &reqwest::Client,
+    urls: Vec<String>,
+    auth: Option<&Bench>,
+    clients: usize,
+    dur: Duration,
+) -> Load {
     let urls = Arc::new(urls);
     let auth = auth.map(|b| (b.token.clone(), b.fingerprint.clone()));
     let started = Instant::now();
@@ -354,7 +487,23 @@ async fn load(http: &reqwest::Client, urls: Vec<String>, auth: Option<&Bench>, c
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                     }
-                    _ => errors += 1,
+                    Ok(r) => {
+                        errors += 1;
+                        if errors == 1 {
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            eprintln!(
+                                "error: {status} {}",
+                                body.chars().take(200).collect::<String>()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        if errors == 1 {
+                            eprintln!("error: {e}");
+                        }
+                    }
                 }
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
@@ -389,9 +538,21 @@ async fn pgbench(admin: &str, clients: usize, seconds: u64) {
         .args(["-i", "-q", &url])
         .output()
         .expect("pgbench -i (install postgresql-client)");
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let out = std::process::Command::new("pgbench")
-        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &url])
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            &url,
+        ])
         .output()
         .expect("pgbench");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -411,10 +572,15 @@ fn policy_decisions() {
     let me = precinct_domain::ids::UserId::new_random();
     let unit = UnitId::new_random();
     let units = [unit];
-    let mut team: Vec<_> = (0..5).map(|_| precinct_domain::ids::UserId::new_random()).collect();
+    let mut team: Vec<_> = (0..5)
+        .map(|_| precinct_domain::ids::UserId::new_random())
+        .collect();
     team.push(me);
     let named = [team[0]];
-    let supervisors = [precinct_domain::ids::UserId::new_random(), precinct_domain::ids::UserId::new_random()];
+    let supervisors = [
+        precinct_domain::ids::UserId::new_random(),
+        precinct_domain::ids::UserId::new_random(),
+    ];
     let principal = Principal {
         id: me,
         roles: &roles,
@@ -470,7 +636,11 @@ async fn search(http: &reqwest::Client, base: &str, b: &Bench) {
         let mut found = Vec::new();
         for round in 0..5 {
             for w in &words {
-                let q = if round % 2 == 0 { w.clone() } else { format!("{w} {}", words[0]) };
+                let q = if round % 2 == 0 {
+                    w.clone()
+                } else {
+                    format!("{w} {}", words[0])
+                };
                 let t = Instant::now();
                 let res = http
                     .get(format!("{base}/api/v1/cases/search"))
@@ -495,4 +665,3 @@ async fn search(http: &reqwest::Client, base: &str, b: &Bench) {
         );
     }
 }
-
