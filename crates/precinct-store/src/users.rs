@@ -160,6 +160,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Active users who belong to any of `units`, with their display names.
+    pub async fn active_users_in_units(
+        &self,
+        units: &[UnitId],
+    ) -> Result<std::collections::HashMap<UserId, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in units.chunks(500) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT DISTINCT u.id, u.display_name FROM users u JOIN user_units m ON m.user_id = u.id \
+                 WHERE u.status = 'active' AND m.unit_id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(parse(&text(&row, "id")?)?, text(&row, "display_name")?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn user_from_row(&self, row: &AnyRow) -> Result<UserRecord> {
         let id: UserId = parse(&text(row, "id")?)?;
         let roles = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")

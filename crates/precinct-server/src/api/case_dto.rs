@@ -3,12 +3,13 @@
 
 use precinct_domain::case::{Case, CaseTask, TimelineEntry};
 use precinct_domain::document::Document;
-use precinct_store::BreakGlass;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::service::cases::{CaseSummary, CaseView, EntryView, PersonView, SearchPage};
+use crate::service::cases::{
+    BreakGlassReview, CaseSummary, CaseView, EntryView, PersonView, SearchPage,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -386,7 +387,9 @@ impl From<&CaseView> for CaseOut {
 pub struct BreakGlassOut {
     pub id: String,
     pub case: Uuid,
+    pub case_number: String,
     pub user: Uuid,
+    pub user_name: String,
     pub reason: String,
     pub at: String,
     /// The audit event that recorded the opening.
@@ -395,12 +398,15 @@ pub struct BreakGlassOut {
     pub reviewed_at: Option<String>,
 }
 
-impl From<&BreakGlass> for BreakGlassOut {
-    fn from(b: &BreakGlass) -> Self {
+impl From<&BreakGlassReview> for BreakGlassOut {
+    fn from(r: &BreakGlassReview) -> Self {
+        let b = &r.opening;
         Self {
             id: b.id.clone(),
             case: b.case_id.as_uuid(),
+            case_number: r.case_number.clone(),
             user: b.user.as_uuid(),
+            user_name: r.user_name.clone(),
             reason: b.reason.clone(),
             at: b.at.to_string(),
             audit_event: b.audit_event_id.clone(),

@@ -181,6 +181,14 @@ pub struct Assignment {
     pub named: Vec<UserId>,
 }
 
+/// A break-glass opening with who and which case, for the reviewer.
+#[derive(Debug, Clone)]
+pub struct BreakGlassReview {
+    pub opening: BreakGlass,
+    pub user_name: String,
+    pub case_number: String,
+}
+
 /// Search results are paged this many at a time.
 pub const PAGE_SIZE: usize = 25;
 /// Most full-text rows a search looks at.
@@ -647,13 +655,24 @@ impl Services {
         let mut mentioned: Vec<UserId> = case.members.iter().map(|m| m.user).collect();
         mentioned.extend(timeline.iter().filter_map(|t| t.actor));
         mentioned.extend(docs.iter().map(|d| d.author));
+        mentioned.extend(tasks.iter().filter_map(|t| t.assignee));
         mentioned.sort();
         mentioned.dedup();
-        let names = self
+        let mut names = self
             .store
             .display_names(&mentioned)
             .await
             .or_service("user")?;
+        if may.manage {
+            // Who may be assigned: the active users of the case's precinct.
+            let precinct = Self::precinct_units(case.unit, units);
+            names.extend(
+                self.store
+                    .active_users_in_units(&precinct)
+                    .await
+                    .or_service("user")?,
+            );
+        }
         let offense_description = nibrs::offense(&case.offense)
             .map(|o| o.description.clone())
             .unwrap_or_default();
@@ -724,6 +743,40 @@ impl Services {
             .iter()
             .map(|(c, _)| Self::summary(c, &units, vec![]))
             .collect())
+    }
+
+    /// Every unit of the precinct `unit` belongs to.
+    fn precinct_units(unit: UnitId, units: &HashMap<UnitId, Unit>) -> Vec<UnitId> {
+        let mut top = unit;
+        let mut steps = 0;
+        while let Some(p) = units.get(&top).and_then(|u| u.parent) {
+            top = p;
+            steps += 1;
+            if steps > units.len() {
+                break;
+            }
+        }
+        let mut out: Vec<UnitId> = units
+            .keys()
+            .copied()
+            .filter(|u| {
+                let mut cur = Some(*u);
+                let mut n = 0;
+                while let Some(c) = cur {
+                    if c == top {
+                        return true;
+                    }
+                    cur = units.get(&c).and_then(|x| x.parent);
+                    n += 1;
+                    if n > units.len() {
+                        break;
+                    }
+                }
+                false
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// The units a user supervises, with every unit below them.
@@ -1329,10 +1382,13 @@ impl Services {
 
     /// Break-glass openings the asker reviews: those by users whose chain
     /// of command includes the asker (never their own).
-    pub async fn break_glass_reviews(&self, asker: Asker<'_>) -> ServiceResult<Vec<BreakGlass>> {
+    pub async fn break_glass_reviews(
+        &self,
+        asker: Asker<'_>,
+    ) -> ServiceResult<Vec<BreakGlassReview>> {
         let units = self.units_by_id().await?;
         let users = self.store.list_users().await.or_service("user")?;
-        let reviewed: Vec<UserId> = users
+        let reviewed: Vec<&User> = users
             .iter()
             .filter(|u| u.id != asker.user.id)
             .filter(|u| {
@@ -1340,21 +1396,43 @@ impl Services {
                     .iter()
                     .any(|unit| chain_of_command(*unit, &units).contains(&asker.user.id))
             })
-            .map(|u| u.id)
             .collect();
+        let ids: Vec<UserId> = reviewed.iter().map(|u| u.id).collect();
         let list = self
             .store
-            .break_glass_by(&reviewed)
+            .break_glass_by(&ids)
             .await
             .or_service("break-glass")?;
+        let mut case_ids: Vec<CaseId> = list.iter().map(|b| b.case_id).collect();
+        case_ids.sort();
+        case_ids.dedup();
+        let numbers: HashMap<CaseId, String> = self
+            .store
+            .cases(&case_ids)
+            .await
+            .or_service("case")?
+            .into_iter()
+            .map(|c| (c.id, c.number.to_string()))
+            .collect();
         self.list_event(asker, "break_glass.list").await?;
-        Ok(list)
+        Ok(list
+            .into_iter()
+            .map(|b| BreakGlassReview {
+                user_name: reviewed
+                    .iter()
+                    .find(|u| u.id == b.user)
+                    .map(|u| u.display_name.clone())
+                    .unwrap_or_default(),
+                case_number: numbers.get(&b.case_id).cloned().unwrap_or_default(),
+                opening: b,
+            })
+            .collect())
     }
 
     /// Marks an opening reviewed.
     pub async fn review_break_glass(&self, asker: Asker<'_>, id: &str) -> ServiceResult<()> {
         let mine = self.break_glass_reviews(asker).await?;
-        if !mine.iter().any(|b| b.id == id) {
+        if !mine.iter().any(|b| b.opening.id == id) {
             let e = self
                 .event(asker.origin, "break_glass.review", Outcome::Denied)
                 .object("break_glass", id)
@@ -1372,6 +1450,20 @@ impl Services {
             .review_break_glass(id, asker.user.id, self.clock.now(), &[e])
             .await
             .or_service("break-glass opening")
+    }
+
+    /// Whether the policy opens this case's audit tab to the asker (its
+    /// supervisors); an unknown case is simply "no".
+    pub async fn may_view_case_audit(&self, asker: Asker<'_>, case: &str) -> bool {
+        let Ok(id) = case.parse::<CaseId>() else {
+            return false;
+        };
+        let (Ok(units), Ok(case)) = (self.units_by_id().await, self.store.case(id).await) else {
+            return false;
+        };
+        let conn = Connections::of(&case, &units);
+        self.decide_on(asker, Action::ViewAudit, &case, &conn, None, false)
+            .allowed
     }
 
     /// What the policy says about `user` doing `action` on a case from a

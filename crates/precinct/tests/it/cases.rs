@@ -928,6 +928,8 @@ async fn break_glass_is_marked_and_reviewed(db: TestDb) {
     let list = list.as_array().unwrap().clone();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["reason"], "Suspect overlaps with fraud case");
+    assert_eq!(list[0]["user_name"], "Officer fsgt");
+    assert!(list[0]["case_number"].as_str().unwrap().contains('-'));
     assert_eq!(list[0]["audit_event"], glass[0].id);
     for who in ["fsgt", "sgt"] {
         let (_, l) = d.get("/api/v1/break-glass", who, Ch::Workstation).await;
@@ -965,6 +967,24 @@ async fn break_glass_is_marked_and_reviewed(db: TestDb) {
         )
         .await;
     assert_eq!(s, 403);
+    // The case's own audit trail: its supervisors (at a workstation) and
+    // auditors; not its team, and nobody else's cases.
+    let trail = format!("/api/v1/audit/events?case={case}");
+    assert_eq!(d.get(&trail, "sgt", Ch::Workstation).await.0, 200);
+    assert_eq!(d.get(&trail, "aud", Ch::Offsite).await.0, 200);
+    for (who, ch) in [
+        ("sgt", Ch::Offsite),
+        ("lead", Ch::Workstation),
+        ("fsgt", Ch::Workstation),
+    ] {
+        assert_eq!(d.get(&trail, who, ch).await.0, 403, "{who} {ch:?}");
+    }
+    assert_eq!(
+        d.get("/api/v1/audit/events", "sgt", Ch::Workstation)
+            .await
+            .0,
+        403
+    );
     // Everything is in the OpenAPI document.
     let (_, doc) = d.app.get("/api/v1/openapi.json", None).await;
     for (p, m) in [

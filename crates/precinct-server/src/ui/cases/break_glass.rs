@@ -2,15 +2,15 @@
 //! the asker's chain of command, to review and mark reviewed. The
 //! use-case picks whose openings the asker reviews (never their own).
 
+use crate::service::cases::BreakGlassReview;
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use precinct_store::BreakGlass;
 
 use super::{asker, done_flash, When};
 use crate::state::AppState;
-use crate::ui::admin::{row_answer, row_failure, short_fingerprint};
+use crate::ui::admin::{row_answer, row_failure};
 use crate::ui::page::{pages, render, service_error_page, Chrome, Flash};
 use crate::ui::session::{ActiveSession, Posted};
 
@@ -19,24 +19,25 @@ pub struct OpeningRow {
     pub id: String,
     pub at: When,
     pub case_id: String,
-    pub case_short: String,
     pub user_id: String,
-    pub user_short: String,
+    pub user_name: String,
+    pub case_number: String,
     pub reason: String,
     pub audit_event: String,
     /// When it was reviewed, if it was.
     pub reviewed_at: Option<When>,
 }
 
-impl From<&BreakGlass> for OpeningRow {
-    fn from(b: &BreakGlass) -> Self {
+impl From<&BreakGlassReview> for OpeningRow {
+    fn from(r: &BreakGlassReview) -> Self {
+        let b = &r.opening;
         let case_id = b.case_id.to_string();
         let user_id = b.user.to_string();
         Self {
             id: b.id.clone(),
             at: When::from(b.at),
-            case_short: short_fingerprint(&case_id),
-            user_short: short_fingerprint(&user_id),
+            user_name: r.user_name.clone(),
+            case_number: r.case_number.clone(),
             case_id,
             user_id,
             reason: b.reason.clone(),
