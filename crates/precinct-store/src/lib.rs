@@ -8,12 +8,14 @@ mod audit;
 mod cases;
 mod org;
 mod registry;
+mod seed;
 mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
 pub use cases::{BreakGlass, Line, NewCase, SealedBlob, SearchScope, TextHit, TextKind};
 pub use registry::{DeviceRecord, WorkstationRecord};
+pub use seed::{CaseSeeder, SeedCase, SeedLine, SeedPerson, SeededBatch};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -237,7 +239,8 @@ impl Store {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 8192; PRAGMA foreign_keys = ON; \
-                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;",
+                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+                         PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384;",
                     )
                     .await?;
                     Ok(())

@@ -114,6 +114,43 @@ exists (one password a line), users may not choose those passwords.")]
     /// The authorization policy: validate a file, explain a decision
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// A fictional department to try Precinct on
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Fill an empty database with a fictional department and its cases
+    #[command(long_about = "\
+Fill an empty database with a fictional department: precincts, units (patrol,
+burglary, robbery, homicide, juvenile, domestic violence, fraud, ...), their
+supervisors, captains, officers and detectives, a records clerk, an auditor, a
+workstation per unit, and --cases cases with narratives, people (some
+protected: juveniles, protected witnesses, confidential informants) and
+reports, spread over the last years and over the case life cycle. All names
+are made up.
+
+The organisation is created through the ordinary administration (audited as
+usual); the cases are written in batches, each batch with an audit event
+(`demo.seed`), so `precinct audit verify` passes afterwards.
+
+A database that already holds cases is refused: seed a new --data-dir or an
+empty --database-url. The users `demo.officer`, `demo.supervisor` and
+`demo.auditor` get one-time passwords, printed at the end with the steps to
+reach the cases from a designated workstation.")]
+    Seed(DemoSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoSeedArgs {
+    /// How many cases
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub cases: u64,
+    /// Seed of the generator: the same seed gives the same department and
+    /// cases (dated back from today) [default: random, printed]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +281,12 @@ pub struct ServeArgs {
     /// keep where database administrators cannot rewrite it
     #[arg(long, env = "PRECINCT_CHECKPOINT_FILE", value_name = "FILE")]
     pub checkpoint_file: Option<PathBuf>,
+
+    /// Try it out: on an empty database, first seed a fictional department
+    /// (2,000 cases, as `precinct demo seed`); print how to log in as its
+    /// officer, supervisor and auditor, and how to reach its cases
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]

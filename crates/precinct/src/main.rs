@@ -7,6 +7,7 @@ mod audit;
 mod certificates;
 mod cli;
 mod config_file;
+mod demo;
 mod output;
 mod policy;
 mod serve;
@@ -83,12 +84,25 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let pki_dir = data_dir.join("pki");
     runtime.block_on(async {
         match task {
-            Task::Serve(config) => {
+            Task::Serve(config, demo) => {
                 create_private_dir(&data_dir)?;
                 let services = open(&data_dir, &database, log_key()?)
                     .await?
                     .with_witness_file(config.checkpoint_file.clone());
-                serve::run(*config, services).await
+                serve::run(*config, services, demo).await
+            }
+            Task::DemoSeed(demo) => {
+                let services = open(&data_dir, &database, log_key()?).await?;
+                let default = precinct_server::config::ServerConfig::for_data_dir(data_dir.clone());
+                let reach = demo::Reach {
+                    data_dir: &data_dir,
+                    custom_database: database.url().expose_secret()
+                        != default.database_url.expose_secret(),
+                    host: demo::host_for(listen),
+                    tls: None,
+                    listen: (listen != default.listen).then_some(listen),
+                };
+                demo::seed_command(&services, demo, &reach).await
             }
             Task::Migrate => {
                 open(&data_dir, &database, log_key()?).await?;

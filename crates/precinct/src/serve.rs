@@ -8,7 +8,11 @@ use precinct_server::service::Services;
 
 use crate::output::print_one_time_password;
 
-pub async fn run(config: ServerConfig, services: Services) -> anyhow::Result<()> {
+pub async fn run(
+    config: ServerConfig,
+    services: Services,
+    demo: Option<crate::demo::DemoSeed>,
+) -> anyhow::Result<()> {
     if let Some(password) = services
         .ensure_first_admin()
         .await
@@ -20,6 +24,10 @@ pub async fn run(config: ServerConfig, services: Services) -> anyhow::Result<()>
             &password,
         );
     }
+    let demo = match demo {
+        Some(d) => Some(crate::demo::prepare(&services, d).await?),
+        None => None,
+    };
     // Bind before announcing, so that the address printed is one that works
     // (and shows the real port when asked for port 0).
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -37,6 +45,25 @@ pub async fn run(config: ServerConfig, services: Services) -> anyhow::Result<()>
         trusted_proxies = config.trusted_proxies.len(),
         "serving"
     );
+    if let Some(Some(logins)) = &demo {
+        use secrecy::ExposeSecret;
+        let default = ServerConfig::for_data_dir(config.data_dir.clone());
+        crate::demo::print_guide(
+            logins,
+            &crate::demo::Reach {
+                data_dir: &config.data_dir,
+                custom_database: config.database_url.expose_secret()
+                    != default.database_url.expose_secret(),
+                host: crate::demo::host_for(local),
+                tls: Some(config.tls.is_some()),
+                listen: (config.listen != default.listen).then_some(config.listen),
+            },
+        );
+    } else if let Some(None) = &demo {
+        println!(
+            "--demo: this database already holds cases and no demo department; serving it as it is."
+        );
+    }
     println!("Precinct is listening on {scheme}://{local}/ (Ctrl-C to stop)");
     let store = services.store.clone();
     precinct_server::serve_on(listener, config, services, shutdown_signal()).await?;

@@ -65,15 +65,31 @@ pub struct Settings {
     pub task: Task,
 }
 
+/// A demo department to seed: how many cases, from which seed.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSeed {
+    pub cases: u64,
+    pub seed: Option<u64>,
+}
+
+/// The most cases `demo seed` writes (numbers stay within six digits a year).
+pub const MAX_DEMO_CASES: u64 = 10_000_000;
+/// The department `serve --demo` seeds into an empty database.
+pub const SERVE_DEMO_CASES: u64 = 2_000;
+
 #[derive(Debug)]
 pub enum Task {
-    Serve(Box<ServerConfig>),
+    /// The server, and the demo department to start on, if asked for.
+    Serve(Box<ServerConfig>, Option<DemoSeed>),
     Migrate,
     Admin(AdminTask),
-    PkiInit { names: Vec<String> },
+    PkiInit {
+        names: Vec<String>,
+    },
     PkiIssue(PkiIssue),
     Audit(cli::AuditCommand),
     Policy(cli::PolicyCommand),
+    DemoSeed(DemoSeed),
 }
 
 /// Users, units, workstations and devices.
@@ -169,9 +185,16 @@ impl Settings {
             .or(file.attachment_key.clone())
             .unwrap_or_else(|| data_dir.join("attachments.key"));
         let task = match cli.command {
-            Command::Serve(args) => Task::Serve(Box::new(server_config(
-                args, file, base, &database, listen,
-            )?)),
+            Command::Serve(args) => {
+                let demo = args.demo.then_some(DemoSeed {
+                    cases: SERVE_DEMO_CASES,
+                    seed: None,
+                });
+                Task::Serve(
+                    Box::new(server_config(args, file, base, &database, listen)?),
+                    demo,
+                )
+            }
             Command::Migrate => Task::Migrate,
             Command::User(c) => Task::Admin(AdminTask::User(user_task(c)?)),
             Command::Unit(c) => Task::Admin(unit_task(c)?),
@@ -183,6 +206,15 @@ impl Settings {
             }
             Command::Audit(c) => Task::Audit(c),
             Command::Policy(c) => Task::Policy(c),
+            Command::Demo(cli::DemoCommand::Seed(a)) => {
+                if !(1..=MAX_DEMO_CASES).contains(&a.cases) {
+                    bail!("--cases must be 1 to {MAX_DEMO_CASES}");
+                }
+                Task::DemoSeed(DemoSeed {
+                    cases: a.cases,
+                    seed: a.seed,
+                })
+            }
         };
         let audit_key = cli
             .global
@@ -465,7 +497,7 @@ mod tests {
             "5",
         ])
         .unwrap();
-        let Task::Serve(server) = s.task else {
+        let Task::Serve(server, _) = s.task else {
             panic!("not serve")
         };
         assert_eq!(server.listen, "0.0.0.0:9000".parse().unwrap());
