@@ -300,6 +300,18 @@ impl Store {
         self.engine
     }
 
+    /// After a bulk load: on SQLite, fold the write-ahead log back into the
+    /// database (readers otherwise search a large WAL on every page); on
+    /// PostgreSQL, fresh planner statistics.
+    pub async fn after_bulk_load(&self) -> Result<()> {
+        let sql = match self.engine {
+            Engine::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+            Engine::Postgres => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -200,6 +200,11 @@ async fn seed(services: &Services, demo: DemoSeed) -> anyhow::Result<Logins> {
     let generator = Generator::new(&plan, &org, demo.cases, now, rng);
     let started = Instant::now();
     seed_cases(services, generator, demo.cases).await?;
+    services
+        .store
+        .after_bulk_load()
+        .await
+        .context("finishing the bulk load")?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "Seeded {} cases in {secs:.1} s ({:.0} cases/s), seed {seed}.",
