@@ -139,25 +139,8 @@ impl Store {
         &self,
         ids: &[UserId],
     ) -> Result<std::collections::HashMap<UserId, String>> {
-        let mut out = std::collections::HashMap::new();
-        for chunk in ids.chunks(500) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT id, display_name FROM users WHERE id IN ({list})");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                out.insert(parse(&text(&row, "id")?)?, text(&row, "display_name")?);
-            }
-        }
-        Ok(out)
+        self.names_where("SELECT id, display_name FROM users WHERE id IN", ids)
+            .await
     }
 
     /// Active users who belong to any of `units`, with their display names.
@@ -165,22 +148,31 @@ impl Store {
         &self,
         units: &[UnitId],
     ) -> Result<std::collections::HashMap<UserId, String>> {
+        self.names_where(
+            "SELECT DISTINCT u.id, u.display_name FROM users u JOIN user_units m ON m.user_id = u.id \
+             WHERE u.status = 'active' AND m.unit_id IN",
+            units,
+        )
+        .await
+    }
+
+    /// `(id, display_name)` rows of `select` followed by an `IN` list of
+    /// `keys`, 500 at a time.
+    async fn names_where<K: ToString>(
+        &self,
+        select: &str,
+        keys: &[K],
+    ) -> Result<std::collections::HashMap<UserId, String>> {
         let mut out = std::collections::HashMap::new();
-        for chunk in units.chunks(500) {
-            if chunk.is_empty() {
-                continue;
-            }
+        for chunk in keys.chunks(500) {
             let list = (1..=chunk.len())
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!(
-                "SELECT DISTINCT u.id, u.display_name FROM users u JOIN user_units m ON m.user_id = u.id \
-                 WHERE u.status = 'active' AND m.unit_id IN ({list})"
-            );
+            let sql = format!("{select} ({list})");
             let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id.to_string());
+            for k in chunk {
+                q = q.bind(k.to_string());
             }
             for row in q.fetch_all(&self.pool).await? {
                 out.insert(parse(&text(&row, "id")?)?, text(&row, "display_name")?);
