@@ -699,6 +699,18 @@ mod pages {
             !seen.contains("Jo Doe") && seen.contains("badge-protected"),
             "masked"
         );
+        // The audit tab: the case's own trail opens to its supervisor, not
+        // to its officer.
+        let tab = supervisor.get(&format!("/audit?case={case_id}")).await;
+        assert_eq!(tab.status, 200, "{}", tab.body);
+        assert!(
+            tab.body.contains("case.open"),
+            "the trail lists the case's events"
+        );
+        assert_eq!(
+            officer.get(&format!("/audit?case={case_id}")).await.status,
+            403
+        );
 
         // Status: only the lead or a supervisor; sealing needs an order.
         let sealed = supervisor
