@@ -14,6 +14,8 @@ mod native_pg;
 mod native_sqlite;
 mod tiles;
 
+pub(crate) use native_pg::sequence_on as sequence_on_postgres;
+pub(crate) use native_sqlite::sequence_on as sequence_on_sqlite;
 pub(crate) use native_sqlite::SqliteNative;
 use tiles::{Edge, TileKey};
 

@@ -12,12 +12,11 @@ use precinct_domain::document::Document;
 use precinct_domain::ids::{CaseId, UnitId, UserId};
 use precinct_domain::person::CasePerson;
 use precinct_domain::Timestamp;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use sqlx::{PgConnection, PgPool};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::audit::{edge_keys, i64_of, plan_append, u64_of, Append, ENTRY_COLUMNS, SEQUENCER_LOCK};
 use crate::{text, Line, Native, Result, Store, StoreError};
 
 /// A case as the seeder writes it: already at some point of its life
@@ -396,56 +395,12 @@ where
     Ok(batch)
 }
 
-/// Places events in the log inside the batch's transaction: the size, the
-/// right edge of the tree, the events, the changed tiles, the new size.
+/// Places the batch's events in the log inside its transaction.
 fn sequence_sqlite(tx: &rusqlite::Transaction<'_>, events: &[AuditEvent]) -> Result<()> {
     if events.is_empty() {
         return Err(StoreError::MissingAudit);
     }
-    let size: i64 = tx.query_row("SELECT size FROM audit_state WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
-    let size = u64_of(size)?;
-    let mut edge = HashMap::new();
-    {
-        let mut tile =
-            tx.prepare_cached("SELECT hashes FROM audit_tiles WHERE level = ?1 AND idx = ?2")?;
-        for (level, idx) in edge_keys(size) {
-            let hashes: Option<Vec<u8>> = tile
-                .query_row(params![i64::from(level), i64_of(idx)?], |r| r.get(0))
-                .optional()?;
-            if let Some(h) = hashes {
-                edge.insert((level, idx), h);
-            }
-        }
-    }
-    // A missing or malformed edge tile fails the plan.
-    let plan = plan_append(size, edge, events)?;
-    {
-        let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        ))?;
-        for (e, p) in events.iter().zip(&plan.entries) {
-            insert.execute(params![
-                p.seq,
-                e.id,
-                e.time_us,
-                e.action,
-                e.outcome,
-                &p.entry[..],
-                &p.leaf[..],
-            ])?;
-        }
-        let mut tile = tx.prepare_cached(
-            "INSERT INTO audit_tiles (level, idx, hashes) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
-        )?;
-        for ((l, i), h) in &plan.tiles {
-            tile.execute(params![l, i64_of(*i)?, &h[..]])?;
-        }
-    }
-    tx.execute("UPDATE audit_state SET size = ?1 WHERE id = 1", [plan.size])?;
-    Ok(())
+    crate::audit::sequence_on_sqlite(tx, events)
 }
 
 // ---- PostgreSQL: COPY in text format on the native pool ----
@@ -680,61 +635,7 @@ async fn sequence_postgres(conn: &mut PgConnection, events: &[AuditEvent]) -> Re
     if events.is_empty() {
         return Err(StoreError::MissingAudit);
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(SEQUENCER_LOCK)
-        .execute(&mut *conn)
-        .await?;
-    let size: i64 = sqlx::query_scalar("SELECT size FROM audit_state WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
-    let size = u64_of(size)?;
-    let mut edge = HashMap::new();
-    for (level, idx) in edge_keys(size) {
-        let hashes: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT hashes FROM audit_tiles WHERE level = $1 AND idx = $2")
-                .bind(i64::from(level))
-                .bind(i64_of(idx)?)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some(h) = hashes {
-            edge.insert((level, idx), h);
-        }
-    }
-    let Append {
-        entries,
-        tiles,
-        size,
-    } = plan_append(size, edge, events)?;
-    for (e, p) in events.iter().zip(&entries) {
-        sqlx::query(&format!(
-            "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(p.seq)
-        .bind(&e.id)
-        .bind(e.time_us)
-        .bind(&e.action)
-        .bind(&e.outcome)
-        .bind(&p.entry[..])
-        .bind(&p.leaf[..])
-        .execute(&mut *conn)
-        .await?;
-    }
-    for ((l, i), h) in &tiles {
-        sqlx::query(
-            "INSERT INTO audit_tiles (level, idx, hashes) VALUES ($1, $2, $3) \
-             ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
-        )
-        .bind(i64::from(*l))
-        .bind(i64_of(*i)?)
-        .bind(&h[..])
-        .execute(&mut *conn)
-        .await?;
-    }
-    sqlx::query("UPDATE audit_state SET size = $1 WHERE id = 1")
-        .bind(size)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    crate::audit::sequence_on_postgres(conn, events).await
 }
 
 #[cfg(test)]

@@ -343,17 +343,7 @@ impl Services {
         action: Action,
         audit_action: &str,
     ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let units = self.units_by_id().await?;
-        let case = match self.store.case(id).await {
-            Ok(c) => c,
-            Err(precinct_store::StoreError::NotFound) => {
-                return Err(self
-                    .refuse(asker, audit_action, None, ("case", id.to_string()), None)
-                    .await)
-            }
-            Err(e) => return Err(ServiceError::from_store(e, "case")),
-        };
-        let conn = Connections::of(&case, &units);
+        let (case, conn, units) = self.load_case(asker, id, audit_action).await?;
         let d = self.decide_on(asker, action, &case, &conn, None, false);
         if !d.allowed {
             return Err(self
@@ -366,6 +356,28 @@ impl Services {
                 )
                 .await);
         }
+        Ok((case, conn, units))
+    }
+
+    /// A case with its connections and the unit tree; a case that does not
+    /// exist is refused (recorded) like one out of reach.
+    async fn load_case(
+        &self,
+        asker: Asker<'_>,
+        id: CaseId,
+        audit_action: &str,
+    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
+        let units = self.units_by_id().await?;
+        let case = match self.store.case(id).await {
+            Ok(c) => c,
+            Err(precinct_store::StoreError::NotFound) => {
+                return Err(self
+                    .refuse(asker, audit_action, None, ("case", id.to_string()), None)
+                    .await)
+            }
+            Err(e) => return Err(ServiceError::from_store(e, "case")),
+        };
+        let conn = Connections::of(&case, &units);
         Ok((case, conn, units))
     }
 
@@ -496,17 +508,7 @@ impl Services {
         id: CaseId,
         break_glass: Option<&str>,
     ) -> ServiceResult<CaseView> {
-        let units = self.units_by_id().await?;
-        let case = match self.store.case(id).await {
-            Ok(c) => c,
-            Err(precinct_store::StoreError::NotFound) => {
-                return Err(self
-                    .refuse(asker, "case.read", None, ("case", id.to_string()), None)
-                    .await)
-            }
-            Err(e) => return Err(ServiceError::from_store(e, "case")),
-        };
-        let conn = Connections::of(&case, &units);
+        let (case, conn, units) = self.load_case(asker, id, "case.read").await?;
         let plain = self.decide_on(asker, Action::View, &case, &conn, None, false);
         let mut opened_by_glass = false;
         if !plain.allowed {
@@ -1381,11 +1383,18 @@ impl Services {
     }
 
     /// Break-glass openings the asker reviews: those by users whose chain
-    /// of command includes the asker (never their own).
+    /// of command includes the asker (never their own). The listing is
+    /// recorded.
     pub async fn break_glass_reviews(
         &self,
         asker: Asker<'_>,
     ) -> ServiceResult<Vec<BreakGlassReview>> {
+        let list = self.reviewable_openings(asker).await?;
+        self.list_event(asker, "break_glass.list").await?;
+        Ok(list)
+    }
+
+    async fn reviewable_openings(&self, asker: Asker<'_>) -> ServiceResult<Vec<BreakGlassReview>> {
         let units = self.units_by_id().await?;
         let users = self.store.list_users().await.or_service("user")?;
         let reviewed: Vec<&User> = users
@@ -1414,7 +1423,6 @@ impl Services {
             .into_iter()
             .map(|c| (c.id, c.number.to_string()))
             .collect();
-        self.list_event(asker, "break_glass.list").await?;
         Ok(list
             .into_iter()
             .map(|b| BreakGlassReview {
@@ -1431,7 +1439,7 @@ impl Services {
 
     /// Marks an opening reviewed.
     pub async fn review_break_glass(&self, asker: Asker<'_>, id: &str) -> ServiceResult<()> {
-        let mine = self.break_glass_reviews(asker).await?;
+        let mine = self.reviewable_openings(asker).await?;
         if !mine.iter().any(|b| b.opening.id == id) {
             let e = self
                 .event(asker.origin, "break_glass.review", Outcome::Denied)

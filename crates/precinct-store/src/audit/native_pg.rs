@@ -46,11 +46,18 @@ pub(crate) async fn tiles(pool: &PgPool, keys: &[TileKey]) -> Result<HashMap<Til
     tiles_on(pool, keys).await
 }
 
-/// Writes events with their place in the log in one transaction: the
-/// sequencer's advisory lock, the size, the right edge of the tree, then
-/// every row in two statements.
+/// Writes events with their place in the log in one transaction.
 pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) -> Result<()> {
     let mut tx = pool.begin().await?;
+    sequence_on(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Places events in the log inside the caller's transaction: the
+/// sequencer's advisory lock, the size, the right edge of the tree, then
+/// every row in two statements (the bulk seed uses it for its batches too).
+pub(crate) async fn sequence_on(tx: &mut sqlx::PgConnection, events: &[AuditEvent]) -> Result<()> {
     // The one sequencer lock every writer of the log takes (`sequence_in`
     // too). Plans are custom on these connections (`Store::open`).
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -119,7 +126,6 @@ pub(crate) async fn record_and_sequence(pool: &PgPool, events: &[AuditEvent]) ->
         .bind(plan.size)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

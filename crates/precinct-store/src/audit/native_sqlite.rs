@@ -82,6 +82,44 @@ impl IndexRows for IndexCursor<'_> {
     }
 }
 
+/// Places events in the log inside the caller's write transaction: the
+/// size, the right edge of the tree, the events, the changed tiles, the new
+/// size (the bulk seed uses it for its batches too).
+pub(crate) fn sequence_on(tx: &Connection, events: &[AuditEvent]) -> Result<()> {
+    let size: i64 = tx.query_row("SELECT size FROM audit_state WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    let size = u64_of(size)?;
+    let edge = tiles_on(tx, &edge_keys(size))?;
+    let plan = plan_append(size, edge, events)?;
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))?;
+        for (e, p) in events.iter().zip(&plan.entries) {
+            insert.execute(params![
+                p.seq,
+                e.id,
+                e.time_us,
+                e.action,
+                e.outcome,
+                &p.entry[..],
+                &p.leaf[..],
+            ])?;
+        }
+        let mut tile = tx.prepare_cached(
+            "INSERT INTO audit_tiles (level, idx, hashes) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+        )?;
+        for ((l, i), h) in &plan.tiles {
+            tile.execute(params![l, i64_of(*i)?, &h[..]])?;
+        }
+    }
+    tx.execute("UPDATE audit_state SET size = ?1 WHERE id = 1", [plan.size])?;
+    Ok(())
+}
+
 impl SqliteNative {
     pub(crate) fn open(path: PathBuf) -> Result<Self> {
         Ok(Self {
@@ -96,37 +134,7 @@ impl SqliteNative {
     pub(crate) fn record_and_sequence(&self, events: &[AuditEvent]) -> Result<()> {
         let mut conn = self.writer.lock().map_err(poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let size: i64 = tx.query_row("SELECT size FROM audit_state WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        let size = u64_of(size)?;
-        let edge = tiles_on(&tx, &edge_keys(size))?;
-        let plan = plan_append(size, edge, events)?;
-        {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ))?;
-            for (e, p) in events.iter().zip(&plan.entries) {
-                insert.execute(params![
-                    p.seq,
-                    e.id,
-                    e.time_us,
-                    e.action,
-                    e.outcome,
-                    &p.entry[..],
-                    &p.leaf[..],
-                ])?;
-            }
-            let mut tile = tx.prepare_cached(
-                "INSERT INTO audit_tiles (level, idx, hashes) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
-            )?;
-            for ((l, i), h) in &plan.tiles {
-                tile.execute(params![l, i64_of(*i)?, &h[..]])?;
-            }
-        }
-        tx.execute("UPDATE audit_state SET size = ?1 WHERE id = 1", [plan.size])?;
+        sequence_on(&tx, events)?;
         tx.commit()?;
         Ok(())
     }

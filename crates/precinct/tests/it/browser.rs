@@ -14,13 +14,15 @@ use std::time::Duration;
 
 use crate::support::{TestApp, TestDb, GOOD_PASSWORD};
 
-const CHROMIUM_ENV: &str = "PRECINCT_TEST_CHROMIUM";
+pub(crate) const CHROMIUM_ENV: &str = "PRECINCT_TEST_CHROMIUM";
 const DRIVER_ENV: &str = "PRECINCT_TEST_CHROMEDRIVER";
 
-struct Driver {
+/// ChromeDriver on a free port, killed when dropped; each browser session
+/// gets a profile directory of its own under `profiles`.
+pub(crate) struct Driver {
     child: Child,
-    port: u16,
-    _profile: tempfile::TempDir,
+    pub(crate) port: u16,
+    pub(crate) profiles: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -38,7 +40,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver() -> Driver {
+pub(crate) async fn start_driver() -> Driver {
     let driver = std::env::var(DRIVER_ENV).unwrap_or_else(|_| "chromedriver".into());
     let port = free_port();
     let child = Command::new(&driver)
@@ -61,7 +63,7 @@ async fn start_driver() -> Driver {
     Driver {
         child,
         port,
-        _profile: tempfile::tempdir().unwrap(),
+        profiles: tempfile::tempdir().unwrap(),
     }
 }
 
@@ -73,7 +75,7 @@ async fn browser(driver: &Driver, chromium: &str, width: u32, height: u32) -> Cl
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-quic", "--no-first-run", format!("--window-size={width},{height}"),
-                format!("--user-data-dir={}", driver._profile.path().join(format!("{width}")).display()),
+                format!("--user-data-dir={}", driver.profiles.path().join(format!("{width}")).display()),
             ]
         }
     });

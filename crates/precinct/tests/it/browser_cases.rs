@@ -32,61 +32,13 @@ use precinct_domain::Role;
 use precinct_server::pki::DepartmentCa;
 use precinct_server::service::admin::Actor;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::browser::{start_driver, Driver, CHROMIUM_ENV};
 use crate::support::{AppOptions, TestApp, TestDb, GOOD_PASSWORD};
 
-const CHROMIUM_ENV: &str = "PRECINCT_TEST_CHROMIUM";
-const DRIVER_ENV: &str = "PRECINCT_TEST_CHROMEDRIVER";
 const WAIT: Duration = Duration::from_secs(10);
-
-/// ChromeDriver on a free port, killed when dropped; each browser session
-/// gets a profile directory of its own under `profiles`.
-struct Driver {
-    child: Child,
-    port: u16,
-    profiles: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver() -> Driver {
-    let driver = std::env::var(DRIVER_ENV).unwrap_or_else(|_| "chromedriver".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{CHROMIUM_ENV} is set but ChromeDriver ({driver}) did not start: {e}")
-        });
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Driver {
-        child,
-        port,
-        profiles: tempfile::tempdir().unwrap(),
-    }
-}
 
 /// A headless Chromium session; `profile` names its own user-data
 /// directory (two sessions cannot share one).
