@@ -3,6 +3,7 @@
 //! and the full-text index. Every change commits with its audit events and
 //! its timeline line.
 
+use crate::rows::Cols;
 use precinct_audit::event::AuditEvent;
 use precinct_domain::case::{
     Case, CaseMember, CaseNumber, CaseStatus, CaseTask, Classification, Membership, TimelineEntry,
@@ -11,7 +12,6 @@ use precinct_domain::document::{AttachmentMeta, Document, DocumentKind};
 use precinct_domain::ids::{CaseId, DocumentId, TaskId, UnitId, UserId};
 use precinct_domain::person::{CasePerson, Identity, PersonFlags, PersonRole};
 use precinct_domain::Timestamp;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -108,9 +108,9 @@ pub struct BreakGlass {
     pub reviewed_at: Option<Timestamp>,
 }
 
-const CASE_COLUMNS: &str = "id, year, seq, title, offense, status, status_before_seal, classification, unit_id, narrative, due_at, created_by, created_at, updated_at";
+pub(crate) const CASE_COLUMNS: &str = "id, year, seq, title, offense, status, status_before_seal, classification, unit_id, narrative, due_at, created_by, created_at, updated_at";
 
-fn case_from_row(row: &AnyRow, members: Vec<CaseMember>) -> Result<Case> {
+pub(crate) fn case_from_row(row: &(impl Cols + ?Sized), members: Vec<CaseMember>) -> Result<Case> {
     Ok(Case {
         id: parse(&text(row, "id")?)?,
         number: CaseNumber::new(int(row, "year")?, int(row, "seq")?)?,
@@ -131,7 +131,7 @@ fn case_from_row(row: &AnyRow, members: Vec<CaseMember>) -> Result<Case> {
     })
 }
 
-fn member_from_row(row: &AnyRow) -> Result<(CaseId, CaseMember)> {
+pub(crate) fn member_from_row(row: &(impl Cols + ?Sized)) -> Result<(CaseId, CaseMember)> {
     Ok((
         parse(&text(row, "case_id")?)?,
         CaseMember {
@@ -142,9 +142,9 @@ fn member_from_row(row: &AnyRow) -> Result<(CaseId, CaseMember)> {
     ))
 }
 
-const DOCUMENT_COLUMNS: &str = "id, case_id, kind, classification, title, body, author_id, created_at, amends_id, filename, media_type, size, sha256";
+pub(crate) const DOCUMENT_COLUMNS: &str = "id, case_id, kind, classification, title, body, author_id, created_at, amends_id, filename, media_type, size, sha256";
 
-fn document_from_row(row: &AnyRow) -> Result<Document> {
+pub(crate) fn document_from_row(row: &(impl Cols + ?Sized)) -> Result<Document> {
     let attachment = match opt_text(row, "sha256")? {
         Some(sha256) => Some(AttachmentMeta {
             filename: opt_text(row, "filename")?.unwrap_or_default(),
@@ -168,7 +168,7 @@ fn document_from_row(row: &AnyRow) -> Result<Document> {
     })
 }
 
-fn person_from_row(row: &AnyRow) -> Result<CasePerson> {
+pub(crate) fn person_from_row(row: &(impl Cols + ?Sized)) -> Result<CasePerson> {
     Ok(CasePerson {
         id: parse(&text(row, "id")?)?,
         case_id: parse(&text(row, "case_id")?)?,
@@ -187,8 +187,39 @@ fn person_from_row(row: &AnyRow) -> Result<CasePerson> {
     })
 }
 
+pub(crate) const PEOPLE_OF_CASE: &str =
+    "SELECT id, case_id, role, juvenile, protected_witness, confidential_informant, name, address, phone, date_of_birth \
+     FROM case_people WHERE case_id = $1 ORDER BY added_at, id";
+pub(crate) const TASKS_OF_CASE: &str =
+    "SELECT id, case_id, title, assignee_id, due_at, done_at, created_by, created_at \
+     FROM case_tasks WHERE case_id = $1 ORDER BY created_at, id";
+pub(crate) const TIMELINE_OF_CASE: &str =
+    "SELECT at, actor_id, what, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id";
+
+pub(crate) fn task_from_row(r: &(impl Cols + ?Sized)) -> Result<CaseTask> {
+    Ok(CaseTask {
+        id: parse(&text(r, "id")?)?,
+        case_id: parse(&text(r, "case_id")?)?,
+        title: text(r, "title")?,
+        assignee: opt_text(r, "assignee_id")?.map(|s| parse(&s)).transpose()?,
+        due: opt_int(r, "due_at")?.map(Timestamp::from_micros),
+        done_at: opt_int(r, "done_at")?.map(Timestamp::from_micros),
+        created_by: parse(&text(r, "created_by")?)?,
+        created_at: Timestamp::from_micros(int(r, "created_at")?),
+    })
+}
+
+pub(crate) fn timeline_from_row(r: &(impl Cols + ?Sized)) -> Result<TimelineEntry> {
+    Ok(TimelineEntry {
+        at: Timestamp::from_micros(int(r, "at")?),
+        actor: opt_text(r, "actor_id")?.map(|s| parse(&s)).transpose()?,
+        what: text(r, "what")?,
+        detail: text(r, "detail")?,
+    })
+}
+
 /// `$start, $start+1, ...` for `n` values.
-fn placeholders(start: usize, n: usize) -> String {
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -485,16 +516,13 @@ impl Store {
     }
 
     pub async fn people(&self, case: CaseId) -> Result<Vec<CasePerson>> {
-        sqlx::query(
-            "SELECT id, case_id, role, juvenile, protected_witness, confidential_informant, name, address, phone, date_of_birth \
-             FROM case_people WHERE case_id = $1 ORDER BY added_at, id",
-        )
-        .bind(case.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(person_from_row)
-        .collect()
+        sqlx::query(PEOPLE_OF_CASE)
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(person_from_row)
+            .collect()
     }
 
     /// Appends a documentation entry (and its encrypted bytes).
@@ -640,46 +668,23 @@ impl Store {
     }
 
     pub async fn tasks(&self, case: CaseId) -> Result<Vec<CaseTask>> {
-        sqlx::query(
-            "SELECT id, case_id, title, assignee_id, due_at, done_at, created_by, created_at \
-             FROM case_tasks WHERE case_id = $1 ORDER BY created_at, id",
-        )
-        .bind(case.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(CaseTask {
-                id: parse(&text(r, "id")?)?,
-                case_id: parse(&text(r, "case_id")?)?,
-                title: text(r, "title")?,
-                assignee: opt_text(r, "assignee_id")?.map(|s| parse(&s)).transpose()?,
-                due: opt_int(r, "due_at")?.map(Timestamp::from_micros),
-                done_at: opt_int(r, "done_at")?.map(Timestamp::from_micros),
-                created_by: parse(&text(r, "created_by")?)?,
-                created_at: Timestamp::from_micros(int(r, "created_at")?),
-            })
-        })
-        .collect()
+        sqlx::query(TASKS_OF_CASE)
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(task_from_row)
+            .collect()
     }
 
     pub async fn timeline(&self, case: CaseId) -> Result<Vec<TimelineEntry>> {
-        sqlx::query(
-            "SELECT at, actor_id, what, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
-        )
-        .bind(case.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TimelineEntry {
-                at: Timestamp::from_micros(int(r, "at")?),
-                actor: opt_text(r, "actor_id")?.map(|s| parse(&s)).transpose()?,
-                what: text(r, "what")?,
-                detail: text(r, "detail")?,
-            })
-        })
-        .collect()
+        sqlx::query(TIMELINE_OF_CASE)
+            .bind(case.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(timeline_from_row)
+            .collect()
     }
 
     /// Records a break-glass opening with the event that allowed it.

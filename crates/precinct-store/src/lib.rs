@@ -5,22 +5,27 @@
 //! engine has its own migration tree, and the trees move in lock step.
 
 mod audit;
+mod case_page;
 mod cases;
 mod org;
 mod registry;
+mod rows;
 mod seed;
 mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
+pub use case_page::CaseMaterial;
 pub use cases::{BreakGlass, Line, NewCase, SealedBlob, SearchScope, TextHit, TextKind};
 pub use registry::{DeviceRecord, WorkstationRecord};
 pub use seed::{CaseSeeder, SeedCase, SeedLine, SeedPerson, SeededBatch};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
+
+pub(crate) use rows::{flag, int, opt_int, opt_text, text};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -178,6 +183,8 @@ pub struct Store {
     /// commit, verification, proofs), where `Any`'s per-row cost is the
     /// bound (decision 0004).
     native: Native,
+    /// On PostgreSQL, the native pool for request reads.
+    pg_reads: Option<sqlx::PgPool>,
     /// Full tiles of the Merkle tree's upper levels, as read (see
     /// `Store::nodes`).
     tile_cache: std::sync::Arc<std::sync::Mutex<audit::TileCache>>,
@@ -281,8 +288,21 @@ impl Store {
                     .await?,
             ),
         };
+        // The reads every request makes (`rows.rs`), with the server's
+        // ordinary plan caching: they are planned once per connection.
+        let pg_reads = match engine {
+            Engine::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url)
+                    .await?,
+            ),
+            Engine::Sqlite => None,
+        };
         Ok(Self {
             pool,
+            pg_reads,
             engine,
             audit_failures: Default::default(),
             sqlite_writer: Default::default(),
@@ -323,6 +343,9 @@ impl Store {
         if let Native::Postgres(pg) = &self.native {
             pg.close().await;
         }
+        if let Some(pg) = &self.pg_reads {
+            pg.close().await;
+        }
     }
 }
 
@@ -337,26 +360,6 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     } else {
         Some(std::path::PathBuf::from(path))
     }
-}
-
-fn text(row: &AnyRow, col: &str) -> Result<String> {
-    Ok(row.try_get::<String, _>(col)?)
-}
-
-fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
-    Ok(row.try_get::<Option<String>, _>(col)?)
-}
-
-fn int(row: &AnyRow, col: &str) -> Result<i64> {
-    Ok(row.try_get::<i64, _>(col)?)
-}
-
-fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>> {
-    Ok(row.try_get::<Option<i64>, _>(col)?)
-}
-
-fn flag(row: &AnyRow, col: &str) -> Result<bool> {
-    Ok(int(row, col)? != 0)
 }
 
 fn parse<T: std::str::FromStr<Err = precinct_domain::DomainError>>(s: &str) -> Result<T> {

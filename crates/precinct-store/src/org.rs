@@ -1,15 +1,17 @@
 //! Precincts and units, and who supervises them.
 
+use crate::rows::Cols;
 use precinct_domain::ids::{UnitId, UserId};
 use precinct_domain::org::{Unit, UnitKind};
 use precinct_domain::Timestamp;
-use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
 use crate::{opt_text, parse, text, Result, Store, StoreError};
 
-fn unit_from_row(row: &AnyRow) -> Result<Unit> {
+pub(crate) const UNIT_COLUMNS: &str = "id, name, kind, parent_id, supervisor_id";
+
+pub(crate) fn unit_from_row(row: &(impl Cols + ?Sized)) -> Result<Unit> {
     Ok(Unit {
         id: parse(&text(row, "id")?)?,
         name: text(row, "name")?,

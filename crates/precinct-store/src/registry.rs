@@ -3,12 +3,12 @@
 //! to. The lookup runs on every request, so a disabled workstation or a
 //! revoked device loses its channel on the very next one.
 
+use crate::rows::{Cols, OnRow, Param, Query};
 use ipnet::IpNet;
 use precinct_domain::channel::{CertificateBinding, DeviceBinding, DeviceKind, WorkstationBinding};
 use precinct_domain::ids::{DeviceId, UnitId, UserId, WorkstationId};
 use precinct_domain::{Fingerprint, Timestamp};
 use serde::Serialize;
-use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
@@ -60,7 +60,7 @@ const WS_SELECT: &str =
 const DEV_SELECT: &str =
     "SELECT id, name, kind, assigned_user_id, fingerprint, revoked_at, enrolled_at FROM devices";
 
-fn ws_from_row(row: &AnyRow) -> Result<WorkstationRecord> {
+fn ws_from_row(row: &(impl Cols + ?Sized)) -> Result<WorkstationRecord> {
     Ok(WorkstationRecord {
         id: parse(&text(row, "id")?)?,
         name: text(row, "name")?,
@@ -73,7 +73,7 @@ fn ws_from_row(row: &AnyRow) -> Result<WorkstationRecord> {
     })
 }
 
-fn dev_from_row(row: &AnyRow) -> Result<DeviceRecord> {
+fn dev_from_row(row: &(impl Cols + ?Sized)) -> Result<DeviceRecord> {
     Ok(DeviceRecord {
         id: parse(&text(row, "id")?)?,
         name: text(row, "name")?,
@@ -307,33 +307,44 @@ impl Store {
 
     /// What a presented certificate is bound to.
     pub async fn certificate_binding(&self, fp: &Fingerprint) -> Result<CertificateBinding> {
-        let row = sqlx::query(&format!("{WS_SELECT} WHERE w.fingerprint = $1"))
-            .bind(fp.as_str().to_owned())
-            .fetch_optional(&self.pool)
+        type Found = (Option<WorkstationRecord>, Option<DeviceRecord>);
+        let on_row: OnRow<Found> = |found, i, row| {
+            if i == 0 {
+                found.0 = Some(ws_from_row(row)?);
+            } else {
+                found.1 = Some(dev_from_row(row)?);
+            }
+            Ok(())
+        };
+        let fp = Param::from(fp.as_str().to_owned());
+        let found = self
+            .read_batch(
+                vec![
+                    Query::new(
+                        format!("{WS_SELECT} WHERE w.fingerprint = $1"),
+                        vec![fp.clone()],
+                    ),
+                    Query::new(format!("{DEV_SELECT} WHERE fingerprint = $1"), vec![fp]),
+                ],
+                (None, None),
+                on_row,
+            )
             .await?;
-        if let Some(row) = row {
-            let w = ws_from_row(&row)?;
-            return Ok(CertificateBinding::Workstation(WorkstationBinding {
+        Ok(match found {
+            (Some(w), _) => CertificateBinding::Workstation(WorkstationBinding {
                 id: w.id,
                 name: w.name,
                 location: w.unit_name,
                 enabled: w.enabled,
                 networks: w.networks,
-            }));
-        }
-        let row = sqlx::query(&format!("{DEV_SELECT} WHERE fingerprint = $1"))
-            .bind(fp.as_str().to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = row {
-            let d = dev_from_row(&row)?;
-            return Ok(CertificateBinding::Device(DeviceBinding {
+            }),
+            (None, Some(d)) => CertificateBinding::Device(DeviceBinding {
                 id: d.id,
                 name: d.name,
                 kind: d.kind,
                 revoked: d.revoked_at.is_some(),
-            }));
-        }
-        Ok(CertificateBinding::Unknown)
+            }),
+            (None, None) => CertificateBinding::Unknown,
+        })
     }
 }

@@ -1,14 +1,16 @@
 //! Server-side sessions, shared by every server on the same database.
 
+use crate::rows::{Cols, Param, Query};
+use crate::users::{user_queries, UserRows};
+use crate::UserRecord;
 use precinct_domain::session::{Session, Stage};
 use precinct_domain::Timestamp;
-use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
 use crate::{int, opt_text, parse, text, Result, Store, StoreError};
 
-fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
+fn session_from_row(row: &(impl Cols + ?Sized)) -> Result<(Session, Option<String>)> {
     Ok((
         Session {
             token_hash: text(row, "token_hash")?,
@@ -21,6 +23,9 @@ fn session_from_row(row: &AnyRow) -> Result<(Session, Option<String>)> {
         opt_text(row, "pending_totp_secret")?,
     ))
 }
+
+const SESSION_COLUMNS: &str =
+    "token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at";
 
 impl Store {
     pub async fn create_session(&self, s: &Session, events: &[AuditEvent]) -> Result<()> {
@@ -50,15 +55,48 @@ impl Store {
 
     /// The session and, during MFA enrolment, the secret being confirmed.
     pub async fn session(&self, token_hash: &str) -> Result<(Session, Option<String>)> {
-        let row = sqlx::query(
-            "SELECT token_hash, user_id, stage, csrf_token, pending_totp_secret, created_at, last_seen_at \
-             FROM sessions WHERE token_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"
+        ))
         .bind(token_hash.to_owned())
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
         session_from_row(&row)
+    }
+
+    /// The session, its pending secret and its user, in one batch.
+    pub async fn session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<(Session, Option<String>, UserRecord)> {
+        #[derive(Default)]
+        struct Found {
+            session: Option<(Session, Option<String>)>,
+            user: UserRows,
+        }
+        let key = Param::from(token_hash.to_owned());
+        let mut queries = vec![Query::new(
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"),
+            vec![key.clone()],
+        )];
+        queries.extend(user_queries(
+            "SELECT user_id FROM sessions WHERE token_hash = $1",
+            key,
+        ));
+        let found = self
+            .read_batch(queries, Found::default(), |f, i, row| match i {
+                0 => {
+                    f.session = Some(session_from_row(row)?);
+                    Ok(())
+                }
+                i => f.user.take(i - 1, row),
+            })
+            .await?;
+        match (found.session, found.user.record) {
+            (Some((session, pending)), Some(user)) => Ok((session, pending, user)),
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {

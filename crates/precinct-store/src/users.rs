@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use precinct_audit::event::AuditEvent;
 
+use crate::rows::{Cols, Param, Query};
 use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError};
 
 /// A counted login attempt: its id, and how many attempts (it included)
@@ -65,6 +66,75 @@ impl std::fmt::Debug for NewUser {
 
 const USER_COLUMNS: &str = "id, username, display_name, password_hash, status, locked_at, \
      must_change_password, totp_secret, totp_last_step, created_at";
+
+/// A user row with the user's roles and units.
+fn user_record(
+    row: &(impl Cols + ?Sized),
+    roles: Vec<Role>,
+    units: Vec<UnitId>,
+) -> Result<UserRecord> {
+    let totp_secret = opt_text(row, "totp_secret")?;
+    let user = User {
+        id: parse(&text(row, "id")?)?,
+        username: Username::parse(&text(row, "username")?)?,
+        display_name: text(row, "display_name")?,
+        roles: Roles::new(roles)?,
+        units,
+        status: UserStatus::parse(&text(row, "status")?)?,
+        locked_at: opt_int(row, "locked_at")?.map(Timestamp::from_micros),
+        must_change_password: flag(row, "must_change_password")?,
+        mfa_enrolled: totp_secret.is_some(),
+        created_at: Timestamp::from_micros(int(row, "created_at")?),
+    };
+    Ok(UserRecord {
+        user,
+        password_hash: text(row, "password_hash")?,
+        totp_secret,
+        totp_last_step: opt_int(row, "totp_last_step")?,
+    })
+}
+
+/// A user as it is read in a batch: roles, units, then the row, of the
+/// user whose id `id_sql` (a scalar subquery over `$1`) selects.
+pub(crate) fn user_queries(id_sql: &str, key: Param) -> Vec<Query> {
+    vec![
+        Query::new(
+            format!("SELECT role FROM user_roles WHERE user_id = ({id_sql}) ORDER BY role"),
+            vec![key.clone()],
+        ),
+        Query::new(
+            format!("SELECT unit_id FROM user_units WHERE user_id = ({id_sql}) ORDER BY unit_id"),
+            vec![key.clone()],
+        ),
+        Query::new(
+            format!("SELECT {USER_COLUMNS} FROM users WHERE id = ({id_sql})"),
+            vec![key],
+        ),
+    ]
+}
+
+/// Folds the rows of `user_queries` (statements `first..first + 3`).
+#[derive(Debug, Default)]
+pub(crate) struct UserRows {
+    roles: Vec<Role>,
+    units: Vec<UnitId>,
+    pub record: Option<UserRecord>,
+}
+
+impl UserRows {
+    pub(crate) fn take(&mut self, i: usize, row: &dyn Cols) -> Result<()> {
+        match i {
+            0 => self.roles.push(parse(&text(row, "role")?)?),
+            1 => self.units.push(parse(&text(row, "unit_id")?)?),
+            _ => {
+                let roles = std::mem::take(&mut self.roles);
+                let units = std::mem::take(&mut self.units);
+                self.record = Some(user_record(row, roles, units)?);
+            }
+        }
+        Ok(())
+    }
+}
 
 impl Store {
     pub async fn create_user(
@@ -198,25 +268,7 @@ impl Store {
                 .iter()
                 .map(|r| text(r, "unit_id").and_then(|s| parse::<UnitId>(&s)))
                 .collect::<Result<Vec<_>>>()?;
-        let totp_secret = opt_text(row, "totp_secret")?;
-        let user = User {
-            id,
-            username: Username::parse(&text(row, "username")?)?,
-            display_name: text(row, "display_name")?,
-            roles: Roles::new(roles)?,
-            units,
-            status: UserStatus::parse(&text(row, "status")?)?,
-            locked_at: opt_int(row, "locked_at")?.map(Timestamp::from_micros),
-            must_change_password: flag(row, "must_change_password")?,
-            mfa_enrolled: totp_secret.is_some(),
-            created_at: Timestamp::from_micros(int(row, "created_at")?),
-        };
-        Ok(UserRecord {
-            user,
-            password_hash: text(row, "password_hash")?,
-            totp_secret,
-            totp_last_step: opt_int(row, "totp_last_step")?,
-        })
+        user_record(row, roles, units)
     }
 
     /// Replaces a user's roles and ends their sessions.

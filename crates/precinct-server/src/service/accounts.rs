@@ -306,7 +306,7 @@ impl Services {
     /// absolute limit and the account's status. Any doubt means no session.
     pub async fn authenticate(&self, origin: &Origin, token: &str) -> ServiceResult<Authenticated> {
         let hash = token_hash(token);
-        let (mut session, pending) = match self.store.session(&hash).await {
+        let (mut session, pending, user) = match self.store.session_with_user(&hash).await {
             Ok(s) => s,
             Err(precinct_store::StoreError::NotFound) => return Err(ServiceError::Unauthenticated),
             Err(e) => return Err(ServiceError::from_store(e, "session")),
@@ -335,11 +335,6 @@ impl Services {
                 .or_service("session")?;
             return Err(error);
         }
-        let user = match self.store.user(session.user_id).await {
-            Ok(u) => u,
-            Err(precinct_store::StoreError::NotFound) => return Err(ServiceError::Unauthenticated),
-            Err(e) => return Err(ServiceError::from_store(e, "user")),
-        };
         if !user.user.can_log_in() {
             let e = ended("auth.session.account_unavailable");
             self.store

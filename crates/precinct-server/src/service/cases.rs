@@ -196,6 +196,15 @@ const SEARCH_ROWS: i64 = 5000;
 /// Most cases in "my cases" and "my unit's cases".
 const LIST_LIMIT: i64 = 200;
 
+/// The answer when no decision came back: a denial.
+fn no_decision() -> Decision {
+    Decision {
+        allowed: false,
+        policies: vec![],
+        message: None,
+    }
+}
+
 fn lead_and_team(members: &[CaseMember]) -> String {
     members
         .iter()
@@ -228,11 +237,7 @@ impl Services {
     ) -> Decision {
         self.decide_each(asker, &[action], case, conn, document, break_glass)
             .pop()
-            .unwrap_or(Decision {
-                allowed: false,
-                policies: vec![],
-                message: None,
-            })
+            .unwrap_or_else(no_decision)
     }
 
     /// Several decisions about one case or document, in one go.
@@ -367,9 +372,8 @@ impl Services {
         id: CaseId,
         audit_action: &str,
     ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let units = self.units_by_id().await?;
-        let case = match self.store.case(id).await {
-            Ok(c) => c,
+        let (case, units) = match self.store.case_and_units(id).await {
+            Ok((c, units)) => (c, units.into_iter().map(|u| (u.id, u)).collect()),
             Err(precinct_store::StoreError::NotFound) => {
                 return Err(self
                     .refuse(asker, audit_action, None, ("case", id.to_string()), None)
@@ -509,7 +513,31 @@ impl Services {
         break_glass: Option<&str>,
     ) -> ServiceResult<CaseView> {
         let (case, conn, units) = self.load_case(asker, id, "case.read").await?;
-        let plain = self.decide_on(asker, Action::View, &case, &conn, None, false);
+        // The page's questions with the first one: one entity build.
+        let mut asked = self
+            .decide_each(
+                asker,
+                &[
+                    Action::View,
+                    Action::AddDocument,
+                    Action::Manage,
+                    Action::ViewProtected,
+                    Action::ViewAudit,
+                ],
+                &case,
+                &conn,
+                None,
+                false,
+            )
+            .into_iter();
+        let plain = asked.next().unwrap_or_else(no_decision);
+        let allowed = |d: Option<Decision>| d.is_some_and(|d| d.allowed);
+        let may = Abilities {
+            add_document: allowed(asked.next()),
+            manage: allowed(asked.next()),
+            view_protected: allowed(asked.next()),
+            view_audit: allowed(asked.next()),
+        };
         let mut opened_by_glass = false;
         if !plain.allowed {
             let reason = break_glass.map(str::trim).filter(|r| !r.is_empty());
@@ -543,7 +571,7 @@ impl Services {
             }
         }
         let view = self
-            .case_view(asker, case, &conn, &units, opened_by_glass)
+            .case_view(asker, case, &conn, &units, may, opened_by_glass)
             .await?;
         if !opened_by_glass {
             let e = self
@@ -594,33 +622,22 @@ impl Services {
         case: Case,
         conn: &Connections,
         units: &HashMap<UnitId, Unit>,
+        may: Abilities,
         break_glass: bool,
     ) -> ServiceResult<CaseView> {
-        let d = self.decide_each(
-            asker,
-            &[
-                Action::AddDocument,
-                Action::Manage,
-                Action::ViewProtected,
-                Action::ViewAudit,
-            ],
-            &case,
-            conn,
-            None,
-            false,
-        );
-        let allowed = |i: usize| d.get(i).is_some_and(|d| d.allowed);
-        let may = Abilities {
-            add_document: allowed(0),
-            manage: allowed(1),
-            view_protected: allowed(2),
-            view_audit: allowed(3),
+        // Who may be assigned: the active users of the case's precinct.
+        let assignable_in = if may.manage {
+            Self::precinct_units(case.unit, units)
+        } else {
+            vec![]
         };
-        let people = self
+        let material = self
             .store
-            .people(case.id)
+            .case_material(case.id, &assignable_in)
             .await
-            .or_service("case")?
+            .or_service("case")?;
+        let people = material
+            .people
             .into_iter()
             .map(|p| {
                 let (shown, masked) = p.as_seen(may.view_protected);
@@ -631,19 +648,26 @@ impl Services {
                 }
             })
             .collect();
-        let docs = self.store.documents(case.id).await.or_service("case")?;
+        let docs = material.documents;
         let entries = current_versions(&docs)
             .into_iter()
             .map(|(cur, versions)| {
-                let open = self
-                    .decide_on(asker, Action::View, &case, conn, Some(cur), break_glass)
-                    .allowed;
                 // Amending never rides on break-glass.
-                let may_amend = open
-                    && !break_glass
-                    && self
-                        .decide_on(asker, Action::Amend, &case, conn, Some(cur), false)
-                        .allowed;
+                let (open, may_amend) = if break_glass {
+                    let open = self.decide_on(asker, Action::View, &case, conn, Some(cur), true);
+                    (open.allowed, false)
+                } else {
+                    let d = self.decide_each(
+                        asker,
+                        &[Action::View, Action::Amend],
+                        &case,
+                        conn,
+                        Some(cur),
+                        false,
+                    );
+                    let allowed = |i: usize| d.get(i).is_some_and(|d| d.allowed);
+                    (allowed(0), allowed(0) && allowed(1))
+                };
                 EntryView {
                     current: cur.clone(),
                     versions: versions.into_iter().cloned().collect(),
@@ -652,29 +676,9 @@ impl Services {
                 }
             })
             .collect();
-        let tasks = self.store.tasks(case.id).await.or_service("case")?;
-        let timeline = self.store.timeline(case.id).await.or_service("case")?;
-        let mut mentioned: Vec<UserId> = case.members.iter().map(|m| m.user).collect();
-        mentioned.extend(timeline.iter().filter_map(|t| t.actor));
-        mentioned.extend(docs.iter().map(|d| d.author));
-        mentioned.extend(tasks.iter().filter_map(|t| t.assignee));
-        mentioned.sort();
-        mentioned.dedup();
-        let mut names = self
-            .store
-            .display_names(&mentioned)
-            .await
-            .or_service("user")?;
-        if may.manage {
-            // Who may be assigned: the active users of the case's precinct.
-            let precinct = Self::precinct_units(case.unit, units);
-            names.extend(
-                self.store
-                    .active_users_in_units(&precinct)
-                    .await
-                    .or_service("user")?,
-            );
-        }
+        let (tasks, timeline) = (material.tasks, material.timeline);
+        let mut names = material.names;
+        names.extend(material.assignable);
         let offense_description = nibrs::offense(&case.offense)
             .map(|o| o.description.clone())
             .unwrap_or_default();

@@ -8,6 +8,7 @@ use precinct_audit::event::AuditEvent;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::tiles::TileKey;
@@ -17,13 +18,21 @@ use super::{
 };
 use crate::{Result, StoreError};
 
-/// One writer and one reader connection to the database file.
+/// One writer and one reader connection to the database file for the
+/// audit trail, and a few query-only connections for the reads every
+/// request makes.
 #[derive(Debug)]
 pub(crate) struct SqliteNative {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    requests: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
 }
+
+/// Connections for request reads: more than the cores, so that a reader
+/// waiting on the disk does not hold the others up.
+const REQUEST_READERS: usize = 6;
 
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -122,11 +131,32 @@ pub(crate) fn sequence_on(tx: &Connection, events: &[AuditEvent]) -> Result<()> 
 
 impl SqliteNative {
     pub(crate) fn open(path: PathBuf) -> Result<Self> {
+        let mut requests = Vec::with_capacity(REQUEST_READERS);
+        for _ in 0..REQUEST_READERS {
+            let conn = connect(&path)?;
+            conn.execute_batch("PRAGMA query_only = ON;")?;
+            requests.push(Mutex::new(conn));
+        }
         Ok(Self {
             writer: Mutex::new(connect(&path)?),
             reader: Mutex::new(connect(&path)?),
+            requests,
+            next: AtomicUsize::new(0),
             path,
         })
+    }
+
+    /// Runs `work` on a free request connection (or waits for one); blocks.
+    pub(crate) fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.requests.len();
+        for i in 0..n {
+            if let Ok(conn) = self.requests[(start + i) % n].try_lock() {
+                return work(&conn);
+            }
+        }
+        let conn = self.requests[start % n].lock().map_err(poisoned)?;
+        work(&conn)
     }
 
     /// Writes events with their place in the log, in one transaction (one
