@@ -69,6 +69,25 @@ impl Cols for rusqlite::Row<'_> {
     }
 }
 
+impl Cols for serde_json::Map<String, serde_json::Value> {
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        match self.get(col) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(StoreError::Corrupt(format!("column {col} is not text"))),
+        }
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        match self.get(col) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("column {col} is not an integer"))),
+        }
+    }
+}
+
 /// A statement's parameter.
 #[derive(Debug, Clone)]
 pub(crate) enum Param {
@@ -135,18 +154,26 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt("a native SQLite task stopped".into()))?
             }
             (Native::Postgres(_), Some(pg)) => {
+                // One statement, one round trip: each query's rows as a
+                // JSON array in a column of its own.
+                let (sql, params) = pg_statement(&queries);
+                let mut query = sqlx::query(&sql);
+                for p in params {
+                    query = match p {
+                        Param::Text(s) => query.bind(s.as_str()),
+                        Param::Int(n) => query.bind(*n),
+                    };
+                }
+                let row = query.fetch_one(pg).await?;
                 let mut acc = acc;
-                let mut conn = pg.acquire().await?;
-                for (i, q) in queries.iter().enumerate() {
-                    let mut query = sqlx::query(&q.sql);
-                    for p in &q.params {
-                        query = match p {
-                            Param::Text(s) => query.bind(s.as_str()),
-                            Param::Int(n) => query.bind(*n),
-                        };
-                    }
-                    for row in query.fetch_all(&mut *conn).await? {
-                        on_row(&mut acc, i, &row)?;
+                for i in 0..queries.len() {
+                    let json: String = row.try_get(i)?;
+                    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+                        serde_json::from_str(&json).map_err(|e| {
+                            StoreError::Corrupt(format!("a batched read could not be parsed: {e}"))
+                        })?;
+                    for r in &rows {
+                        on_row(&mut acc, i, r)?;
                     }
                 }
                 Ok(acc)
@@ -156,6 +183,45 @@ impl Store {
             )),
         }
     }
+}
+
+/// The PostgreSQL statement of a batch, and its parameters in order: the
+/// queries' `$n` are renumbered after those of the queries before them.
+fn pg_statement(queries: &[Query]) -> (String, Vec<&Param>) {
+    let mut sql = String::from("SELECT ");
+    let mut params = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(SELECT coalesce(json_agg(t), '[]'::json) FROM (");
+        sql.push_str(&renumber(&q.sql, params.len()));
+        sql.push_str(&format!(") t)::text AS r{i}"));
+        params.extend(q.params.iter());
+    }
+    (sql, params)
+}
+
+/// `$n` becomes `$(n + offset)`.
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            n.push(d);
+            chars.next();
+        }
+        match n.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&n),
+        }
+    }
+    out
 }
 
 /// The batch in one read transaction, so that its statements see one
@@ -176,4 +242,31 @@ fn read_sqlite<A>(
     }
     tx.commit()?;
     Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_renumbered_after_the_queries_before() {
+        assert_eq!(
+            renumber("a = $1 OR b = $1 AND c IN ($2, $10)", 3),
+            "a = $4 OR b = $4 AND c IN ($5, $13)"
+        );
+        let queries = [
+            Query::new("SELECT x FROM t WHERE a = $1", vec![Param::Int(1)]),
+            Query::new(
+                "SELECT y FROM u WHERE b = $1 AND c = $2",
+                vec![Param::Int(2), Param::Int(3)],
+            ),
+        ];
+        let (sql, params) = pg_statement(&queries);
+        assert!(sql.contains("WHERE a = $1) t)::text AS r0"), "{sql}");
+        assert!(
+            sql.contains("WHERE b = $2 AND c = $3) t)::text AS r1"),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 3);
+    }
 }
