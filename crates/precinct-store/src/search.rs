@@ -254,7 +254,10 @@ impl Store {
                  AND text_seq < $3 ORDER BY text_seq DESC LIMIT $4",
             )
             .bind(q.to_owned())
-            .bind(tsquery_any(&terms)),
+            .bind(tsquery_any(&terms))
+            // Planned for these words each time: a plan cached for a rare
+            // word walks `text_seq` wastefully for a common one and back.
+            .persistent(false),
         };
         query
             .bind(before)

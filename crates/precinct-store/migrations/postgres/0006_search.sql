@@ -18,3 +18,8 @@ ALTER TABLE case_text ADD COLUMN scope_tsv tsvector
 
 DROP INDEX case_text_tsv;
 CREATE INDEX case_text_search ON case_text USING GIN (tsv, scope_tsv);
+-- Newest first: where matches are many, walking this index backwards and
+-- stopping at the batch beats reading every match; the planner chooses
+-- from fresh statistics.
+CREATE INDEX case_text_seq ON case_text (text_seq);
+ANALYZE case_text;
