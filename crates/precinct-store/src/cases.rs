@@ -15,9 +15,8 @@ use precinct_domain::Timestamp;
 use sqlx::Row;
 use std::collections::HashMap;
 
-use crate::{
-    flag, int, opt_int, opt_text, parse, text, Engine, Result, Store, StoreError, WriteTx,
-};
+use crate::search::{index_text, reindex_scope, TextKind};
+use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError, WriteTx};
 
 /// A new case; its number is given by the store.
 #[derive(Debug, Clone)]
@@ -46,53 +45,6 @@ pub struct Line {
 pub struct SealedBlob {
     pub nonce: Vec<u8>,
     pub ciphertext: Vec<u8>,
-}
-
-/// One row of the search index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextKind {
-    Case,
-    Person,
-    ProtectedPerson,
-    Document,
-    RestrictedDocument,
-}
-
-impl TextKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            TextKind::Case => "case",
-            TextKind::Person => "person",
-            TextKind::ProtectedPerson => "protected_person",
-            TextKind::Document => "document",
-            TextKind::RestrictedDocument => "restricted_document",
-        }
-    }
-    fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "case" => TextKind::Case,
-            "person" => TextKind::Person,
-            "protected_person" => TextKind::ProtectedPerson,
-            "document" => TextKind::Document,
-            "restricted_document" => TextKind::RestrictedDocument,
-            _ => return Err(StoreError::Corrupt("unknown search row kind".into())),
-        })
-    }
-}
-
-/// A search hit: which case, and what matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextHit {
-    pub case_id: CaseId,
-    pub kind: TextKind,
-}
-
-/// Which cases a search may look in: those the user is connected to and
-/// those of the units they supervise.
-#[derive(Debug, Clone, Default)]
-pub struct SearchScope {
-    pub user: Option<UserId>,
-    pub units: Vec<UnitId>,
 }
 
 /// A break-glass opening, for review.
@@ -226,18 +178,6 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// A user's words as an FTS5 query: every word must appear (prefix match
-/// on the last), quoted so that nothing in them is query syntax.
-fn fts5_query(q: &str) -> Option<String> {
-    let words: Vec<String> = q
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(16)
-        .map(|w| format!("\"{w}\""))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
 async fn insert_line(tx: &mut WriteTx, case: CaseId, now: Timestamp, line: &Line) -> Result<()> {
     sqlx::query("INSERT INTO case_timeline (id, case_id, at, actor_id, what, detail) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(uuid::Uuid::now_v7().to_string())
@@ -251,23 +191,6 @@ async fn insert_line(tx: &mut WriteTx, case: CaseId, now: Timestamp, line: &Line
     sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
         .bind(now.as_micros())
         .bind(case.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-async fn index_text(
-    tx: &mut WriteTx,
-    case: CaseId,
-    kind: TextKind,
-    ref_id: &str,
-    body: &str,
-) -> Result<()> {
-    sqlx::query("INSERT INTO case_text (body, case_id, kind, ref_id) VALUES ($1, $2, $3, $4)")
-        .bind(body.to_owned())
-        .bind(case.to_string())
-        .bind(kind.as_str())
-        .bind(ref_id.to_owned())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -434,6 +357,7 @@ impl Store {
         for m in members {
             insert_member(&mut tx, case, m).await?;
         }
+        reindex_scope(&mut tx, self.engine, case).await?;
         insert_line(&mut tx, case, now, line).await?;
         self.commit_with(tx, events).await
     }
@@ -765,64 +689,6 @@ impl Store {
         }
         self.commit_with(tx, events).await
     }
-
-    /// Full-text matches within `scope`, at most `limit` rows (each case
-    /// may appear once per kind of match).
-    pub async fn search_text(
-        &self,
-        q: &str,
-        scope: &SearchScope,
-        limit: i64,
-    ) -> Result<Vec<TextHit>> {
-        let (matcher, query) = match self.engine {
-            Engine::Sqlite => match fts5_query(q) {
-                Some(fq) => ("case_text MATCH $1", fq),
-                None => return Ok(vec![]),
-            },
-            Engine::Postgres => ("tsv @@ plainto_tsquery('simple', $1)", q.to_owned()),
-        };
-        let mut within = Vec::new();
-        let mut next = 2;
-        if scope.user.is_some() {
-            within.push(format!(
-                "case_id IN (SELECT case_id FROM case_members WHERE user_id = ${next})"
-            ));
-            next += 1;
-        }
-        if !scope.units.is_empty() {
-            within.push(format!(
-                "case_id IN (SELECT id FROM cases WHERE unit_id IN ({}))",
-                placeholders(next, scope.units.len())
-            ));
-            next += scope.units.len();
-        }
-        if within.is_empty() {
-            return Ok(vec![]);
-        }
-        let sql = format!(
-            "SELECT DISTINCT case_id, kind FROM case_text WHERE {matcher} AND ({}) LIMIT ${next}",
-            within.join(" OR ")
-        );
-        let mut query_ = sqlx::query(&sql).bind(query);
-        if let Some(u) = scope.user {
-            query_ = query_.bind(u.to_string());
-        }
-        for u in &scope.units {
-            query_ = query_.bind(u.to_string());
-        }
-        query_
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(TextHit {
-                    case_id: parse(&text(r, "case_id")?)?,
-                    kind: TextKind::parse(&text(r, "kind")?)?,
-                })
-            })
-            .collect()
-    }
 }
 
 async fn insert_member(tx: &mut WriteTx, case: CaseId, m: &CaseMember) -> Result<()> {
@@ -837,16 +703,4 @@ async fn insert_member(tx: &mut WriteTx, case: CaseId, m: &CaseMember) -> Result
     .await
     .map_err(fk_or)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_words_are_quoted() {
-        assert_eq!(fts5_query("Elm st."), Some("\"Elm\" \"st\"".into()));
-        assert_eq!(fts5_query("\"x\" OR y*"), Some("\"x\" \"OR\" \"y\"".into()));
-        assert_eq!(fts5_query(" -- "), None);
-    }
 }

@@ -10,14 +10,16 @@ mod cases;
 mod org;
 mod registry;
 mod rows;
+mod search;
 mod seed;
 mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
 pub use case_page::CaseMaterial;
-pub use cases::{BreakGlass, Line, NewCase, SealedBlob, SearchScope, TextHit, TextKind};
+pub use cases::{BreakGlass, Line, NewCase, SealedBlob};
 pub use registry::{DeviceRecord, WorkstationRecord};
+pub use search::{SearchScope, TextHit, TextKind};
 pub use seed::{CaseSeeder, SeedCase, SeedLine, SeedPerson, SeededBatch};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 

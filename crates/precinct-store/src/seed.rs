@@ -89,7 +89,7 @@ const PERSON_COLUMNS: &str = "id, case_id, role, juvenile, protected_witness, \
 const DOCUMENT_COLUMNS: &str = "id, case_id, kind, classification, title, body, author_id, \
      created_at, amends_id, filename, media_type, size, sha256";
 const TIMELINE_COLUMNS: &str = "id, case_id, at, actor_id, what, detail";
-const TEXT_COLUMNS: &str = "body, case_id, kind, ref_id";
+const TEXT_COLUMNS: &str = "body, scope, case_id, kind, ref_id";
 
 /// Takes `n` numbers of a year at once: the counter ends at the last.
 const RESERVE: &str = "INSERT INTO case_counters (year, last) VALUES ($1, $2) \
@@ -254,6 +254,12 @@ fn case_text(number: CaseNumber, c: &SeedCase) -> String {
     format!("{number} {}\n{}", c.title, c.narrative)
 }
 
+/// The scope tokens of the case's search rows (as `search::index_text`
+/// writes them).
+fn scope_of(c: &SeedCase) -> String {
+    crate::search::scope_tokens(c.id, c.unit, c.members.iter().map(|m| m.user))
+}
+
 fn document_text(d: &Document) -> String {
     format!("{}\n{}", d.title, d.body)
 }
@@ -309,7 +315,7 @@ where
             "INSERT INTO case_timeline ({TIMELINE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         ))?;
         let mut index = tx.prepare_cached(&format!(
-            "INSERT INTO case_text ({TEXT_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
+            "INSERT INTO case_text ({TEXT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
         ))?;
         for (c, n) in cases.iter().zip(&numbers) {
             let id = c.id.to_string();
@@ -337,7 +343,8 @@ where
                     is_named(m)
                 ])?;
             }
-            index.execute(params![case_text(*n, c), id, "case", id])?;
+            let scope = scope_of(c);
+            index.execute(params![case_text(*n, c), scope, id, "case", id])?;
             for p in &c.people {
                 let (who, i) = (&p.person, &p.person.identity);
                 let pid = who.id.to_string();
@@ -355,7 +362,7 @@ where
                     p.added_by.to_string(),
                     p.added_at.as_micros(),
                 ])?;
-                index.execute(params![i.name, id, person_kind(who), pid])?;
+                index.execute(params![i.name, scope, id, person_kind(who), pid])?;
             }
             for d in &c.documents {
                 let did = d.id.to_string();
@@ -375,7 +382,7 @@ where
                     attachment_size(d),
                     a.map(|a| a.sha256.as_str()),
                 ])?;
-                index.execute(params![document_text(d), id, document_kind(d), did])?;
+                index.execute(params![document_text(d), scope, id, document_kind(d), did])?;
             }
             for l in &c.timeline {
                 line.execute(params![
@@ -546,8 +553,10 @@ where
                 .field(is_named(m))
                 .end();
         }
+        let scope = scope_of(c);
         index
             .field(&case_text(*n, c))
+            .field(&scope)
             .field(&id)
             .field("case")
             .field(&id)
@@ -571,6 +580,7 @@ where
                 .end();
             index
                 .field(&i.name)
+                .field(&scope)
                 .field(&id)
                 .field(person_kind(who))
                 .field(&pid)
@@ -596,6 +606,7 @@ where
                 .end();
             index
                 .field(&document_text(d))
+                .field(&scope)
                 .field(&id)
                 .field(document_kind(d))
                 .field(&did)

@@ -145,8 +145,14 @@ impl From<&CaseSummary> for CaseSummaryView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchView {
-    /// Matching cases the caller may see (others are not counted).
+    /// Matching cases the caller may see (others are not counted); when
+    /// `more` is given, the count stopped here and more cases match.
     pub total: usize,
+    /// Present (`true`) only when more than `total` cases match: counts
+    /// above 100 are given as "more than 100".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub more: bool,
     pub page: usize,
     pub results: Vec<CaseSummaryView>,
 }
@@ -155,6 +161,7 @@ impl SearchView {
     pub fn new(p: &SearchPage, page: usize) -> Self {
         Self {
             total: p.total,
+            more: p.more,
             page,
             results: p.results.iter().map(CaseSummaryView::from).collect(),
         }

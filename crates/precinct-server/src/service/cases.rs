@@ -26,9 +26,14 @@ use precinct_domain::{nibrs, DomainError, Role, Timestamp};
 use precinct_policy::{
     AccessRequest, Action, Decision, Principal, RequestContext, Resource, ResourceKind,
 };
-use precinct_store::{BreakGlass, Line, NewCase, SearchScope, TextKind};
+use precinct_store::{BreakGlass, Line, NewCase};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
+
+// Search, in its own file; a child module, for the decision helpers here.
+#[path = "case_search.rs"]
+mod case_search;
+pub use case_search::{SearchPage, COUNT_CAP};
 
 use super::audit::{Origin, Outcome};
 use super::{ServiceError, ServiceResult, Services, StoreResultExt};
@@ -126,13 +131,6 @@ pub struct CaseSummary {
     pub matched: Vec<&'static str>,
 }
 
-/// A page of search results, counted after policy filtering.
-#[derive(Debug, Clone)]
-pub struct SearchPage {
-    pub total: usize,
-    pub results: Vec<CaseSummary>,
-}
-
 #[derive(Debug, Clone)]
 pub struct OpenCase {
     pub title: String,
@@ -191,8 +189,6 @@ pub struct BreakGlassReview {
 
 /// Search results are paged this many at a time.
 pub const PAGE_SIZE: usize = 25;
-/// Most full-text rows a search looks at.
-const SEARCH_ROWS: i64 = 5000;
 /// Most cases in "my cases" and "my unit's cases".
 const LIST_LIMIT: i64 = 200;
 
@@ -819,97 +815,6 @@ impl Services {
     async fn list_event(&self, asker: Asker<'_>, action: &str) -> ServiceResult<()> {
         let e = self.event(asker.origin, action, Outcome::Allowed).build();
         self.record(&[e]).await
-    }
-
-    /// Full-text search (and lookup by case number) over the cases the
-    /// asker is connected to. Every hit is decided by policy before it is
-    /// counted or paged; person names of protected people and restricted
-    /// entries match only for those who may see them.
-    pub async fn search_cases(
-        &self,
-        asker: Asker<'_>,
-        query: &str,
-        page: usize,
-    ) -> ServiceResult<SearchPage> {
-        let q = query.trim();
-        if q.is_empty() || q.chars().count() > 200 {
-            return Err(DomainError::invalid("q", "must be 1 to 200 characters").into());
-        }
-        let units = self.units_by_id().await?;
-        let scope = SearchScope {
-            user: Some(asker.user.id),
-            units: Self::supervised_units(asker.user.id, &units),
-        };
-        let mut hits: Vec<(CaseId, TextKind)> = self
-            .store
-            .search_text(q, &scope, SEARCH_ROWS)
-            .await
-            .or_service("case")?
-            .into_iter()
-            .map(|h| (h.case_id, h.kind))
-            .collect();
-        if let Ok(n) = q.parse::<CaseNumber>() {
-            if let Ok(id) = self.store.case_id_by_number(n).await {
-                hits.insert(0, (id, TextKind::Case));
-            }
-        }
-        let mut order: Vec<CaseId> = Vec::new();
-        let mut kinds: HashMap<CaseId, Vec<TextKind>> = HashMap::new();
-        for (id, k) in hits {
-            if !kinds.contains_key(&id) {
-                order.push(id);
-            }
-            kinds.entry(id).or_default().push(k);
-        }
-        let visible = self.visible_summaries(asker, &order, &units).await?;
-        let mut results = Vec::new();
-        for (case, conn) in &visible {
-            let mut matched = Vec::new();
-            for k in kinds.get(&case.id).map(Vec::as_slice).unwrap_or_default() {
-                let ok = match k {
-                    TextKind::Case | TextKind::Person | TextKind::Document => true,
-                    TextKind::ProtectedPerson => {
-                        self.decide_on(asker, Action::ViewProtected, case, conn, None, false)
-                            .allowed
-                    }
-                    TextKind::RestrictedDocument => {
-                        let probe = Document {
-                            id: DocumentId::new_random(),
-                            case_id: case.id,
-                            kind: DocumentKind::Note,
-                            classification: Classification::Restricted,
-                            title: String::new(),
-                            body: String::new(),
-                            author: case.created_by,
-                            created_at: case.created_at,
-                            amends: None,
-                            attachment: None,
-                        };
-                        self.decide_on(asker, Action::View, case, conn, Some(&probe), false)
-                            .allowed
-                    }
-                };
-                let label = match k {
-                    TextKind::Case => "case",
-                    TextKind::Person | TextKind::ProtectedPerson => "person",
-                    TextKind::Document | TextKind::RestrictedDocument => "document",
-                };
-                if ok && !matched.contains(&label) {
-                    matched.push(label);
-                }
-            }
-            if !matched.is_empty() {
-                results.push(Self::summary(case, &units, matched));
-            }
-        }
-        let total = results.len();
-        let results = results
-            .into_iter()
-            .skip(page.saturating_sub(1) * PAGE_SIZE)
-            .take(PAGE_SIZE)
-            .collect();
-        self.list_event(asker, "case.search").await?;
-        Ok(SearchPage { total, results })
     }
 
     /// Adds a report, supplement or note.

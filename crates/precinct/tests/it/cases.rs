@@ -601,6 +601,158 @@ async fn search_never_leaks(db: TestDb) {
 }
 dbtest!(search_never_leaks);
 
+/// The search index follows a case's members: a new team member finds the
+/// case by its title, its entries and its people; a removed one no longer
+/// does.
+async fn search_follows_membership(db: TestDb) {
+    let d = department(db).await;
+    let case = d.open("Theft of a quartz clock", "case").await;
+    let (s, b) = d
+        .post(
+            &format!("/api/v1/cases/{case}/documents"),
+            "lead",
+            Ch::Workstation,
+            json!({"kind": "note", "title": "Canvass", "body": "A neighbour saw a tangerine van."}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = d
+        .post(
+            &format!("/api/v1/cases/{case}/people"),
+            "lead",
+            Ch::Workstation,
+            json!({"role": "witness", "name": "Avery Pendleton"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let d = &d;
+    let totals = |who: &'static str| async move {
+        let mut out = Vec::new();
+        for q in ["quartz", "tangerine", "Pendleton"] {
+            let (s, r) = d
+                .get(&format!("/api/v1/cases/search?q={q}"), who, Ch::Workstation)
+                .await;
+            assert_eq!(s, 200, "{r}");
+            out.push(r["total"].as_u64().unwrap_or(99));
+        }
+        out
+    };
+    assert_eq!(totals("mate").await, [1, 1, 1]);
+    assert_eq!(totals("other").await, [0, 0, 0]);
+    let (s, b) = d
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/cases/{case}/assignment"),
+            "sgt",
+            Ch::Workstation,
+            Some(json!({"lead": d.ids["lead"], "team": [d.ids["other"]]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(totals("other").await, [1, 1, 1]);
+    assert_eq!(totals("mate").await, [0, 0, 0]);
+    assert_eq!(totals("lead").await, [1, 1, 1]);
+    // What is written after the change carries the new members too.
+    let (s, b) = d
+        .post(
+            &format!("/api/v1/cases/{case}/documents"),
+            "other",
+            Ch::Workstation,
+            json!({"kind": "note", "title": "Follow-up", "body": "The van was a vermilion hatchback."}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, r) = d
+        .get("/api/v1/cases/search?q=vermilion", "other", Ch::Workstation)
+        .await;
+    assert_eq!(r["total"], 1, "{r}");
+    assert_eq!(r["results"][0]["matched"], json!(["document"]));
+    let (_, r) = d
+        .get("/api/v1/cases/search?q=vermilion", "mate", Ch::Workstation)
+        .await;
+    assert_eq!(r["total"], 0, "{r}");
+}
+dbtest!(search_follows_membership);
+
+/// Above the cap the count says "more than": counted after policy like
+/// the rest, exact below it, newest first, and every page's labels whole.
+async fn search_counts_up_to_a_cap(db: TestDb) {
+    let d = department(db).await;
+    let cap = precinct_server::service::cases::COUNT_CAP;
+    // The oldest case also matches by a person's name; the walk reaches
+    // its case row last.
+    let first = d.open("Zircon theft 0", "case").await;
+    let (s, b) = d
+        .post(
+            &format!("/api/v1/cases/{first}/people"),
+            "lead",
+            Ch::Workstation,
+            json!({"role": "victim", "name": "Zircon Hale"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    // More matches than the walk's first batch holds, so that it stops
+    // early; below that the count is exact anyway.
+    let n = cap + 30;
+    let mut ids = vec![first.clone()];
+    for i in 1..n {
+        ids.push(d.open(&format!("Zircon theft {i}"), "case").await);
+    }
+    // Cases out of reach with the same word are not counted.
+    for _ in 0..3 {
+        let (s, b) = d
+            .post(
+                "/api/v1/cases",
+                "fsgt",
+                Ch::Workstation,
+                json!({"title": "Zircon invoice fraud", "offense": "26A", "unit": d.fraud,
+                       "narrative": "Forged zircon invoices."}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let d = &d;
+    let search = |who: &'static str, page: usize| async move {
+        let (s, r) = d
+            .get(
+                &format!("/api/v1/cases/search?q=zircon&page={page}"),
+                who,
+                Ch::Workstation,
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        r
+    };
+    let r = search("lead", 1).await;
+    assert_eq!(r["total"], cap, "{r}");
+    assert_eq!(r["more"], true, "{r}");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 25);
+    // Newest first.
+    assert_eq!(results[0]["id"], ids[ids.len() - 1].as_str());
+    assert_eq!(results[1]["id"], ids[ids.len() - 2].as_str());
+    // The last page: walked to its end, the count is exact again.
+    let last = n.div_ceil(25);
+    let r = search("lead", last).await;
+    assert_eq!(r["total"], n, "{r}");
+    assert!(r.get("more").is_none(), "{r}");
+    let results = r["results"].as_array().unwrap();
+    let oldest = results.last().unwrap();
+    assert_eq!(oldest["id"], first.as_str());
+    assert_eq!(oldest["matched"], json!(["person", "case"]));
+    // The captain reaches the Fraud cases too.
+    let r = search("cap", last).await;
+    assert_eq!(r["total"], n + 3, "{r}");
+    // Exact below the cap: the Fraud sergeant sees only the three.
+    let r = search("fsgt", 1).await;
+    assert_eq!(r["total"], 3, "{r}");
+    assert!(r.get("more").is_none(), "{r}");
+    // Someone with no connection: nothing, and no "more".
+    let r = search("other", 1).await;
+    assert_eq!(r, json!({"total": 0, "page": 1, "results": []}));
+}
+dbtest!(search_counts_up_to_a_cap);
+
 async fn documentation_is_append_only(db: TestDb) {
     let d = department(db).await;
     let case = d.open("Burglary at the bakery", "case").await;

@@ -77,6 +77,8 @@ struct SearchPage {
     /// None before a search was made (or when it was refused).
     rows: Option<Vec<CaseRow>>,
     total: usize,
+    /// More than `total` cases match (the count stops at a cap).
+    more: bool,
     first: usize,
     last: usize,
     previous: Option<String>,
@@ -185,6 +187,7 @@ pub async fn search(
         flash: None,
         rows: None,
         total: 0,
+        more: false,
         first: 0,
         last: 0,
         previous: None,
@@ -215,10 +218,12 @@ pub async fn search(
     };
     let link = |p: usize| format!("/cases/search?q={}&page={p}", urlencoding::encode(&q));
     page.total = found.total;
+    page.more = found.more;
     page.first = (n - 1) * PAGE_SIZE + 1;
     page.last = (n - 1) * PAGE_SIZE + found.results.len();
     page.previous = (n > 1).then(|| link(n - 1));
-    page.next = (page.last < found.total).then(|| link(n + 1));
+    page.next = (page.last < found.total || (found.more && found.results.len() == PAGE_SIZE))
+        .then(|| link(n + 1));
     page.rows = Some(found.results.iter().map(CaseRow::from).collect());
     render(StatusCode::OK, &page)
 }
