@@ -166,6 +166,9 @@ pub struct PolicyEngine {
     names: Names,
     /// Each action's entity from the schema, its groups as parents.
     action_entities: HashMap<Action, Entity>,
+    /// The (action, resource kind) pairs whose requests are validated
+    /// against the schema one by one; see `needs_validation`.
+    validate_each: HashSet<(Action, usize)>,
 }
 
 #[derive(Debug)]
@@ -238,6 +241,11 @@ impl PolicyEngine {
             .iter()
             .filter_map(|(a, uid)| all_actions.get(uid).map(|e| (*a, e.clone())))
             .collect();
+        let validate_each = Action::ALL
+            .into_iter()
+            .flat_map(|a| KINDS.into_iter().map(move |k| (a, k)))
+            .filter(|&(a, k)| needs_validation(&schema, &names, a, k))
+            .collect();
         Ok(Self {
             action_entities,
             schema,
@@ -245,7 +253,20 @@ impl PolicyEngine {
             messages,
             authorizer: Authorizer::new(),
             names,
+            validate_each,
         })
+    }
+
+    /// The same engine validating every request against the schema, as
+    /// before validation was decided at load: the reference the tests hold
+    /// the engine to.
+    #[cfg(test)]
+    fn validating_every_request(mut self) -> Self {
+        self.validate_each = Action::ALL
+            .into_iter()
+            .flat_map(|a| KINDS.into_iter().map(move |k| (a, k)))
+            .collect();
+        self
     }
 
     /// How many policies are loaded.
@@ -388,56 +409,46 @@ impl PolicyEngine {
             .filter_map(|a| self.action_entities.get(a).cloned());
         let entities = Entities::from_entities(asked.chain([user, resource_entity]), None)
             .map_err(|e| bad(&e))?;
-        let context = Context::from_pairs([
-            (
-                "channel".to_owned(),
-                RestrictedExpression::new_string(ctx.channel.to_owned()),
-            ),
-            (
-                "break_glass".to_owned(),
-                RestrictedExpression::new_bool(ctx.break_glass),
-            ),
-            (
-                "now".to_owned(),
-                RestrictedExpression::new_long(ctx.now.as_micros()),
-            ),
-        ])
-        .map_err(|e| bad(&e))?;
+        let context = cedar_context(ctx)?;
+        let asked = Asked {
+            principal: &principal,
+            resource: &resource,
+            kind: kind_index(r.kind),
+            context: &context,
+            entities: &entities,
+            number: &r.number,
+        };
         actions
             .iter()
-            .map(|&action| {
-                self.evaluate(
-                    principal.clone(),
-                    action,
-                    resource.clone(),
-                    context.clone(),
-                    &entities,
-                    &r.number,
-                )
-            })
+            .map(|&action| self.evaluate(&asked, action))
             .collect()
     }
 
-    fn evaluate(
-        &self,
-        principal: EntityUid,
-        action: Action,
-        resource: EntityUid,
-        context: Context,
-        entities: &Entities,
-        number: &str,
-    ) -> Result<Decision, PolicyError> {
+    fn evaluate(&self, asked: &Asked<'_>, action: Action) -> Result<Decision, PolicyError> {
+        let number = asked.number;
         let action_uid = self
             .names
             .actions
             .get(&action)
             .cloned()
             .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
-        let request = Request::new(principal, action_uid, resource, context, Some(&self.schema))
-            .map_err(|e| PolicyError::Request(e.to_string()))?;
+        // Requests of a shape that validated at load are not validated again
+        // (`needs_validation` says why that is exact); the rest are.
+        let schema = self
+            .validate_each
+            .contains(&(action, asked.kind))
+            .then_some(&self.schema);
+        let request = Request::new(
+            asked.principal.clone(),
+            action_uid,
+            asked.resource.clone(),
+            asked.context.clone(),
+            schema,
+        )
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.policies, entities);
+            .is_authorized(&request, &self.policies, asked.entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -470,6 +481,91 @@ impl PolicyEngine {
             message,
         })
     }
+}
+
+/// One principal's questions about one resource, built once for all the
+/// actions asked.
+struct Asked<'a> {
+    principal: &'a EntityUid,
+    resource: &'a EntityUid,
+    /// The resource's kind, by `kind_index`.
+    kind: usize,
+    context: &'a Context,
+    entities: &'a Entities,
+    number: &'a str,
+}
+
+/// The context Cedar sees: always these three attributes, of these types.
+fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+    Context::from_pairs([
+        (
+            "channel".to_owned(),
+            RestrictedExpression::new_string(ctx.channel.to_owned()),
+        ),
+        (
+            "break_glass".to_owned(),
+            RestrictedExpression::new_bool(ctx.break_glass),
+        ),
+        (
+            "now".to_owned(),
+            RestrictedExpression::new_long(ctx.now.as_micros()),
+        ),
+    ])
+    .map_err(|e| PolicyError::Request(e.to_string()))
+}
+
+/// The resource kinds, by `kind_index`: case, document, unit.
+const KINDS: [usize; 3] = [0, 1, 2];
+
+fn kind_index(kind: ResourceKind) -> usize {
+    match kind {
+        ResourceKind::Case => 0,
+        ResourceKind::Document { .. } => 1,
+        ResourceKind::Unit => 2,
+    }
+}
+
+/// Whether each request for `action` on a resource of kind `kind` must be
+/// validated against the schema, decided once when the policy is loaded.
+///
+/// Validating a request checks its principal's and resource's types (and,
+/// for an enumerated entity type, the id) against the action's
+/// `appliesTo`, and the context against the action's context type. What
+/// `try_decide` builds differs between requests in values only: the
+/// principal is always a `Precinct::User`, the resource's type follows from
+/// its kind, and the context is always `channel: String, break_glass: Bool,
+/// now: Long` with no entity in it (`cedar_context`). A context's type does
+/// not depend on its values, so a sample request with fresh random ids that
+/// validates shows every request of that action and kind would (random ids
+/// validating rules out enumerated types). Where the sample is refused (the
+/// action does not apply to the kind, the schema types the context
+/// differently, a type is an enumeration), every request is validated as it
+/// comes and refused, as before, when it does not conform.
+fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize) -> bool {
+    let Some(action_uid) = names.actions.get(&action) else {
+        return true;
+    };
+    let resource_type = match kind {
+        0 => &names.case,
+        1 => &names.document,
+        _ => &names.unit,
+    };
+    let sample = RequestContext {
+        channel: "workstation",
+        break_glass: false,
+        now: Timestamp::from_micros(0),
+    };
+    let Ok(context) = cedar_context(sample) else {
+        return true;
+    };
+    Request::new(
+        uid(&names.user, &UserId::new_random().to_string()),
+        action_uid.clone(),
+        uid(resource_type, &UserId::new_random().to_string()),
+        context,
+        Some(schema),
+    )
+    .is_err()
 }
 
 /// The answer when a decision could not be made: a denial.

@@ -436,3 +436,317 @@ fn cases_are_opened_in_ones_own_unit_at_a_workstation() {
     assert_eq!(d.policies, vec!["open-case-at-workstation".to_owned()]);
     assert!(!ask(other, "workstation").allowed);
 }
+
+/// A policy that permits everything, to see what the schema alone refuses.
+const PERMIT_ALL: &str = "@id(\"all\")\npermit (principal, action, resource);";
+
+fn someone() -> (Roles, [UnitId; 1]) {
+    (
+        Roles::new([Role::Supervisor]).expect("roles"),
+        [UnitId::new_random()],
+    )
+}
+
+fn at_workstation() -> RequestContext<'static> {
+    RequestContext {
+        channel: "workstation",
+        break_glass: false,
+        now: Timestamp::from_micros(0),
+    }
+}
+
+fn a_case(kind: ResourceKind, unit: UnitId) -> Resource<'static> {
+    Resource {
+        kind,
+        id: UserId::new_random().to_string(),
+        number: "2026-000123".into(),
+        unit,
+        classification: "case",
+        sealed: false,
+        lead: None,
+        team: &[],
+        named: &[],
+        supervisors: &[],
+    }
+}
+
+#[test]
+fn a_request_the_schema_does_not_allow_is_refused_whatever_the_policy() {
+    // Requests are no longer validated one by one where a sample validated
+    // at load; where it did not, each still is, and refused.
+    let engine = PolicyEngine::new(SHIPPED_SCHEMA, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let unit = units[0];
+    let document = ResourceKind::Document {
+        author: principal.id,
+    };
+    let ask = |action, resource: &Resource<'_>| {
+        engine.decide(&AccessRequest {
+            principal: &principal,
+            action,
+            resource,
+            context: at_workstation(),
+        })
+    };
+    // What the schema's appliesTo allows, the policy permits.
+    for (action, kind) in [
+        (Action::View, ResourceKind::Case),
+        (Action::View, document),
+        (Action::AddDocument, ResourceKind::Case),
+        (Action::Amend, document),
+        (Action::Manage, ResourceKind::Case),
+        (Action::ViewProtected, ResourceKind::Case),
+        (Action::ViewAudit, ResourceKind::Case),
+    ] {
+        let d = ask(action, &a_case(kind, unit));
+        assert!(d.allowed, "{action:?} on {kind:?}: {d:?}");
+    }
+    assert!(ask(Action::OpenCase, &Resource::unit(unit)).allowed);
+    // Everything else is refused, as a decision that could not be made.
+    for action in Action::ALL {
+        for kind in [ResourceKind::Case, document, ResourceKind::Unit] {
+            let applies = matches!(
+                (action, kind),
+                (
+                    Action::View,
+                    ResourceKind::Case | ResourceKind::Document { .. }
+                ) | (Action::AddDocument, ResourceKind::Case)
+                    | (Action::Amend, ResourceKind::Document { .. })
+                    | (Action::Manage, ResourceKind::Case)
+                    | (Action::ViewProtected, ResourceKind::Case)
+                    | (Action::ViewAudit, ResourceKind::Case)
+                    | (Action::OpenCase, ResourceKind::Unit)
+            );
+            let resource = if kind == ResourceKind::Unit {
+                Resource::unit(unit)
+            } else {
+                a_case(kind, unit)
+            };
+            let d = ask(action, &resource);
+            assert_eq!(d.allowed, applies, "{action:?} on {kind:?}: {d:?}");
+            if !applies {
+                assert!(d.policies.is_empty(), "{d:?}");
+                let m = d.message.unwrap_or_default();
+                assert!(
+                    m.contains("could not be made"),
+                    "{action:?} on {kind:?}: {m}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_context_the_schema_types_otherwise_is_refused() {
+    // A schema whose context says `now` is a string: the context this crate
+    // builds (a Long) no longer conforms, so every decision is refused even
+    // though the policy permits everything.
+    let schema = SHIPPED_SCHEMA.replace("now: Long,", "now: String,");
+    assert_ne!(schema, SHIPPED_SCHEMA);
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let case = a_case(ResourceKind::Case, units[0]);
+    let d = engine.decide_each(&principal, &case, at_workstation(), &Action::ALL);
+    assert_eq!(d.len(), Action::ALL.len());
+    for d in d {
+        assert!(!d.allowed, "{d:?}");
+        assert!(d.message.unwrap_or_default().contains("could not be made"));
+    }
+    // A context attribute the schema does not declare is refused too.
+    let schema = SHIPPED_SCHEMA.replace("now: Long,", "");
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    assert!(!engine.decide_each(&principal, &case, at_workstation(), &[Action::View])[0].allowed);
+    // And the shipped schema with the shipped context permits.
+    let engine = PolicyEngine::new(SHIPPED_SCHEMA, PERMIT_ALL).expect("permit-all validates");
+    assert!(engine.decide_each(&principal, &case, at_workstation(), &[Action::View])[0].allowed);
+}
+
+#[test]
+fn an_enumerated_entity_type_is_still_checked_id_by_id() {
+    // With units an enumeration, whether a request conforms depends on the
+    // unit's id, not only its type: such requests are validated each time.
+    let schema = SHIPPED_SCHEMA.replace("entity Unit;", "entity Unit enum [\"north\", \"south\"];");
+    assert_ne!(schema, SHIPPED_SCHEMA);
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let open_in = |id: &str| {
+        let unit = Resource {
+            id: id.to_owned(),
+            ..Resource::unit(units[0])
+        };
+        engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::OpenCase,
+            resource: &unit,
+            context: at_workstation(),
+        })
+    };
+    assert!(open_in("north").allowed);
+    assert!(open_in("south").allowed);
+    let d = open_in("west");
+    assert!(!d.allowed, "{d:?}");
+    assert!(d.message.unwrap_or_default().contains("could not be made"));
+}
+
+/// Many requests, a little of everything: who asks (on the team, named,
+/// the lead, a supervisor of the unit, a supervisor elsewhere, a stranger),
+/// with which roles, from where, on what (case, document by one or
+/// another author, one's own unit or another), classified and sealed how,
+/// by break-glass or not, and the actions in varying order.
+fn each_request(
+    n: usize,
+    mut visit: impl FnMut(&Principal<'_>, &Resource<'_>, RequestContext<'_>, &[Action]),
+) {
+    let w = world();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |k: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % k as u64) as usize
+    };
+    let users = [
+        w.officer,
+        w.teammate,
+        w.sergeant,
+        w.outsider_sergeant,
+        w.stranger,
+    ];
+    let roles: [&[Role]; 6] = [
+        &[Role::Officer],
+        &[Role::Detective],
+        &[Role::Supervisor],
+        &[Role::Auditor],
+        &[Role::Administrator],
+        &[Role::Supervisor, Role::Auditor],
+    ];
+    let other_unit = UnitId::new_random();
+    let team = [w.officer, w.teammate];
+    let named = [w.officer];
+    let supervisors = [w.sergeant];
+    for _ in 0..n {
+        let r = Roles::new(roles[next(roles.len())].iter().copied()).expect("roles");
+        let units = [w.unit];
+        let principal = Principal {
+            id: users[next(users.len())],
+            roles: &r,
+            units: &units,
+            on_duty: next(2) == 0,
+            training_current: next(4) != 0,
+        };
+        let resource = match next(5) {
+            0 => Resource::unit(w.unit),
+            1 => Resource::unit(other_unit),
+            k => Resource {
+                kind: match k {
+                    2 => ResourceKind::Case,
+                    3 => ResourceKind::Document { author: w.teammate },
+                    _ => ResourceKind::Document { author: w.officer },
+                },
+                id: format!("c{}", next(3)),
+                number: "2026-000123".into(),
+                unit: w.unit,
+                classification: ["case", "restricted", "administrative"][next(3)],
+                sealed: next(3) == 0,
+                lead: [Some(w.officer), None][next(2)],
+                team: &team,
+                named: &named,
+                supervisors: &supervisors,
+            },
+        };
+        let context = RequestContext {
+            channel: ["workstation", "workstation", "department_device", "offsite"][next(4)],
+            break_glass: next(3) == 0,
+            now: Timestamp::from_micros(0),
+        };
+        // Mostly what applies to the resource, sometimes anything.
+        let mut actions = match (next(5), resource.kind) {
+            (0, _) => Action::ALL.to_vec(),
+            (_, ResourceKind::Unit) => vec![Action::OpenCase],
+            (_, ResourceKind::Case) => vec![
+                Action::View,
+                Action::AddDocument,
+                Action::Manage,
+                Action::ViewProtected,
+                Action::ViewAudit,
+            ],
+            (_, ResourceKind::Document { .. }) => vec![Action::View, Action::Amend],
+        };
+        for i in (1..actions.len()).rev() {
+            actions.swap(i, next(i + 1));
+        }
+        actions.truncate(1 + next(actions.len()));
+        visit(&principal, &resource, context, &actions);
+    }
+}
+
+/// The same decision, but for the order in which Cedar reports the
+/// policies that decided (and so, where several forbids with a message
+/// decided, which message is shown).
+fn assert_same(fast: &[Decision], reference: &[Decision], what: &dyn std::fmt::Debug) {
+    assert_eq!(fast.len(), reference.len(), "{what:?}");
+    for (f, r) in fast.iter().zip(reference) {
+        assert_eq!(f.allowed, r.allowed, "{what:?}: {f:?} vs {r:?}");
+        let (mut fp, mut rp) = (f.policies.clone(), r.policies.clone());
+        fp.sort();
+        rp.sort();
+        assert_eq!(fp, rp, "{what:?}: {f:?} vs {r:?}");
+        if r.policies.len() <= 1 {
+            assert_eq!(f.message, r.message, "{what:?}");
+        } else {
+            assert_eq!(f.message.is_some(), r.message.is_some(), "{what:?}");
+        }
+    }
+}
+
+#[test]
+fn decisions_are_those_of_validating_every_request() {
+    for (schema, policies) in [
+        (SHIPPED_SCHEMA, SHIPPED_POLICIES),
+        (SHIPPED_SCHEMA, PERMIT_ALL),
+    ] {
+        let fast = PolicyEngine::new(schema, policies).expect("policy");
+        let reference = PolicyEngine::new(schema, policies)
+            .expect("policy")
+            .validating_every_request();
+        let (mut allowed, mut denied) = (0, 0);
+        each_request(3000, |p, r, ctx, actions| {
+            let f = fast.decide_each(p, r, ctx, actions);
+            let re = reference.decide_each(p, r, ctx, actions);
+            assert_same(&f, &re, &(p, r, ctx, actions));
+            for d in &f {
+                if d.allowed {
+                    allowed += 1;
+                } else {
+                    denied += 1;
+                }
+            }
+        });
+        // The sample reaches both answers, often.
+        assert!(
+            allowed > 500 && denied > 500,
+            "{allowed} allowed, {denied} denied"
+        );
+    }
+}
