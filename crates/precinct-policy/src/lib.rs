@@ -7,9 +7,9 @@
 //! decision a denial, whatever else matched.
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use precinct_domain::ids::{UnitId, UserId};
 use precinct_domain::{Roles, Timestamp};
@@ -166,9 +166,23 @@ pub struct PolicyEngine {
     names: Names,
     /// Each action's entity from the schema, its groups as parents.
     action_entities: HashMap<Action, Entity>,
-    /// The (action, resource kind) pairs whose requests are validated
-    /// against the schema one by one; see `needs_validation`.
-    validate_each: HashSet<(Action, usize)>,
+    /// What each action on each kind of resource needs, by `shape_index`.
+    shapes: Vec<Shape>,
+}
+
+/// How requests for one action on one kind of resource are decided.
+#[derive(Debug)]
+struct Shape {
+    /// The policies whose scope admits such a request (`may_apply`); the
+    /// others cannot be satisfied by it and cannot err on it.
+    policies: PolicySet,
+    /// Whether each request is validated against the schema
+    /// (`needs_validation`).
+    validate: bool,
+}
+
+fn shape_index(action: Action, kind: usize) -> usize {
+    action as usize * KINDS.len() + kind
 }
 
 #[derive(Debug)]
@@ -178,6 +192,17 @@ struct Names {
     case: EntityTypeName,
     document: EntityTypeName,
     actions: HashMap<Action, EntityUid>,
+}
+
+impl Names {
+    /// The entity type of a resource kind, by `kind_index`.
+    fn of_kind(&self, kind: usize) -> &EntityTypeName {
+        match kind {
+            0 => &self.case,
+            1 => &self.document,
+            _ => &self.unit,
+        }
+    }
 }
 
 fn type_name(s: &str) -> Result<EntityTypeName, PolicyError> {
@@ -241,11 +266,27 @@ impl PolicyEngine {
             .iter()
             .filter_map(|(a, uid)| all_actions.get(uid).map(|e| (*a, e.clone())))
             .collect();
-        let validate_each = Action::ALL
-            .into_iter()
-            .flat_map(|a| KINDS.into_iter().map(move |k| (a, k)))
-            .filter(|&(a, k)| needs_validation(&schema, &names, a, k))
-            .collect();
+        let mut shapes = Vec::with_capacity(Action::ALL.len() * KINDS.len());
+        for action in Action::ALL {
+            for kind in KINDS {
+                debug_assert_eq!(shapes.len(), shape_index(action, kind));
+                let mut policies = PolicySet::new();
+                if let Some(action_uid) = names.actions.get(&action) {
+                    let resource_type = names.of_kind(kind);
+                    for p in set.policies() {
+                        if may_apply(p, &names.user, action_uid, resource_type, &all_actions) {
+                            policies
+                                .add(p.clone())
+                                .map_err(|e| PolicyError::MissingId(e.to_string()))?;
+                        }
+                    }
+                }
+                shapes.push(Shape {
+                    policies,
+                    validate: needs_validation(&schema, &names, action, kind),
+                });
+            }
+        }
         Ok(Self {
             action_entities,
             schema,
@@ -253,19 +294,19 @@ impl PolicyEngine {
             messages,
             authorizer: Authorizer::new(),
             names,
-            validate_each,
+            shapes,
         })
     }
 
-    /// The same engine validating every request against the schema, as
-    /// before validation was decided at load: the reference the tests hold
-    /// the engine to.
+    /// The same engine validating every request against the schema and
+    /// evaluating every policy for it, as before either was decided at
+    /// load: the reference the tests hold the engine to.
     #[cfg(test)]
     fn validating_every_request(mut self) -> Self {
-        self.validate_each = Action::ALL
-            .into_iter()
-            .flat_map(|a| KINDS.into_iter().map(move |k| (a, k)))
-            .collect();
+        for shape in &mut self.shapes {
+            shape.validate = true;
+            shape.policies = self.policies.clone();
+        }
         self
     }
 
@@ -432,12 +473,13 @@ impl PolicyEngine {
             .get(&action)
             .cloned()
             .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
+        let shape = self
+            .shapes
+            .get(shape_index(action, asked.kind))
+            .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
         // Requests of a shape that validated at load are not validated again
         // (`needs_validation` says why that is exact); the rest are.
-        let schema = self
-            .validate_each
-            .contains(&(action, asked.kind))
-            .then_some(&self.schema);
+        let schema = shape.validate.then_some(&self.schema);
         let request = Request::new(
             asked.principal.clone(),
             action_uid,
@@ -448,7 +490,7 @@ impl PolicyEngine {
         .map_err(|e| PolicyError::Request(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.policies, asked.entities);
+            .is_authorized(&request, &shape.policies, asked.entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -545,11 +587,7 @@ fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize)
     let Some(action_uid) = names.actions.get(&action) else {
         return true;
     };
-    let resource_type = match kind {
-        0 => &names.case,
-        1 => &names.document,
-        _ => &names.unit,
-    };
+    let resource_type = names.of_kind(kind);
     let sample = RequestContext {
         channel: "workstation",
         break_glass: false,
@@ -566,6 +604,48 @@ fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize)
         Some(schema),
     )
     .is_err()
+}
+
+/// Whether `policy`'s scope admits a request by a `user_type` principal
+/// for `action` on a `resource_type` resource.
+///
+/// A policy's condition is its scope (`principal == / in / is`, `action ==
+/// / in`, `resource == / in / is`) conjoined with its `when` and `unless`
+/// clauses, evaluated left to right and short-circuiting; the scope's tests
+/// cannot err (`in` an entity that is not there is false). So a policy
+/// whose scope rejects the request is neither satisfied nor in error, and
+/// leaving it out of the set the request is decided against changes
+/// nothing: not the decision, not the policies reported, not the errors.
+/// This only leaves out what the scope rejects for certain: a wrong entity
+/// type, or an action neither named nor a member of a group named (per the
+/// schema's action hierarchy, which is what requests see). `in` an entity
+/// is kept, whatever the entity.
+fn may_apply(
+    policy: &Policy,
+    user_type: &EntityTypeName,
+    action: &EntityUid,
+    resource_type: &EntityTypeName,
+    actions: &Entities,
+) -> bool {
+    let principal = match policy.principal_constraint() {
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+        PrincipalConstraint::Eq(u) => u.type_name() == user_type,
+        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => &t == user_type,
+    };
+    let action = match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(a) => &a == action,
+        // `is_ancestor_of` is strict: an action is `in` itself too.
+        ActionConstraint::In(groups) => groups
+            .iter()
+            .any(|g| g == action || actions.is_ancestor_of(g, action)),
+    };
+    let resource = match policy.resource_constraint() {
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+        ResourceConstraint::Eq(u) => u.type_name() == resource_type,
+        ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => &t == resource_type,
+    };
+    principal && action && resource
 }
 
 /// The answer when a decision could not be made: a denial.
