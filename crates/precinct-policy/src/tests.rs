@@ -615,10 +615,10 @@ fn an_enumerated_entity_type_is_still_checked_id_by_id() {
 /// another author, one's own unit or another), classified and sealed how,
 /// by break-glass or not, and the actions in varying order.
 fn each_request(
+    w: &World,
     n: usize,
     mut visit: impl FnMut(&Principal<'_>, &Resource<'_>, RequestContext<'_>, &[Action]),
 ) {
-    let w = world();
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut next = |k: usize| {
         x ^= x << 13;
@@ -722,16 +722,41 @@ fn assert_same(fast: &[Decision], reference: &[Decision], what: &dyn std::fmt::D
 
 #[test]
 fn decisions_are_those_of_validating_every_request() {
+    let w = world();
+    // Scopes of every form, to exercise which policies each request is
+    // decided against: a named user, a type, an action group, a named
+    // unit, a named case.
+    let scoped = format!(
+        r#"{SHIPPED_POLICIES}
+@id("named-user-manages")
+permit (principal == Precinct::User::"{officer}", action == Precinct::Action::"manage", resource is Precinct::Case);
+@id("sealed-entries")
+@message("Entries of sealed case {{number}} are closed")
+forbid (principal is Precinct::User, action in Precinct::Action::"case_material", resource is Precinct::Document)
+when {{ resource.sealed }};
+@id("named-unit")
+permit (principal, action == Precinct::Action::"open_case", resource == Precinct::Unit::"{unit}");
+@id("named-case")
+permit (principal, action in [Precinct::Action::"view", Precinct::Action::"view_audit"], resource == Precinct::Case::"c1")
+when {{ principal.roles.contains("auditor") }};
+@id("in-named-case")
+forbid (principal, action, resource in Precinct::Case::"c2")
+unless {{ principal.on_duty }};
+"#,
+        officer = w.officer,
+        unit = w.unit,
+    );
     for (schema, policies) in [
         (SHIPPED_SCHEMA, SHIPPED_POLICIES),
         (SHIPPED_SCHEMA, PERMIT_ALL),
+        (SHIPPED_SCHEMA, scoped.as_str()),
     ] {
         let fast = PolicyEngine::new(schema, policies).expect("policy");
         let reference = PolicyEngine::new(schema, policies)
             .expect("policy")
             .validating_every_request();
         let (mut allowed, mut denied) = (0, 0);
-        each_request(3000, |p, r, ctx, actions| {
+        each_request(&w, 3000, |p, r, ctx, actions| {
             let f = fast.decide_each(p, r, ctx, actions);
             let re = reference.decide_each(p, r, ctx, actions);
             assert_same(&f, &re, &(p, r, ctx, actions));
@@ -749,4 +774,70 @@ fn decisions_are_those_of_validating_every_request() {
             "{allowed} allowed, {denied} denied"
         );
     }
+}
+
+#[test]
+fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let slice = |action, kind| {
+        let mut ids: Vec<String> = engine.shapes[shape_index(action, kind)]
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let (case, document, unit) = (0, 1, 2);
+    let forbids = [
+        "designated-workstation-only",
+        "restricted-named-or-supervisor",
+        "sealed-named-users-only",
+        "training-current-for-restricted",
+    ];
+    assert_eq!(
+        slice(Action::View, case),
+        [
+            "break-glass",
+            forbids[0],
+            "need-to-know",
+            forbids[1],
+            forbids[2],
+            forbids[3]
+        ]
+    );
+    assert_eq!(slice(Action::View, document), slice(Action::View, case));
+    assert_eq!(
+        slice(Action::Amend, document),
+        [
+            "amend-own-or-lead",
+            forbids[0],
+            forbids[1],
+            forbids[2],
+            forbids[3]
+        ]
+    );
+    // `amend-own-or-lead` is for documents only.
+    assert_eq!(
+        slice(Action::Amend, case),
+        [forbids[0], forbids[1], forbids[2], forbids[3]]
+    );
+    assert_eq!(
+        slice(Action::ViewAudit, case),
+        ["audit-tab", forbids[0], forbids[2], forbids[3]]
+    );
+    assert_eq!(
+        slice(Action::OpenCase, unit),
+        ["open-case-at-workstation", "open-case-in-own-unit"]
+    );
+    // The forbid on opening cases names no resource type.
+    assert_eq!(slice(Action::OpenCase, case), ["open-case-at-workstation"]);
+    // Every policy is somewhere.
+    let mut all: Vec<String> = Action::ALL
+        .into_iter()
+        .flat_map(|a| KINDS.into_iter().flat_map(move |k| slice(a, k)))
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), engine.len());
 }
