@@ -276,7 +276,7 @@ impl PolicyEngine {
                     for p in set.policies() {
                         if may_apply(p, &names.user, action_uid, resource_type, &all_actions) {
                             policies
-                                .add(p.clone())
+                                .add(without_settled_scope(p, &names.user, resource_type))
                                 .map_err(|e| PolicyError::MissingId(e.to_string()))?;
                         }
                     }
@@ -646,6 +646,49 @@ fn may_apply(
         ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => &t == resource_type,
     };
     principal && action && resource
+}
+
+/// `policy` for the requests of one shape (action and resource kind) that
+/// `may_apply` admitted: the same policy without the scope constraints
+/// every such request satisfies. The action's is always one of them (it
+/// depends on the action alone), and so is a principal's or resource's
+/// `is` of the principal's or resource's type (`is T in e` keeps the `in
+/// e`). The condition was `scope && when && !unless`, so for these requests
+/// `true && rest` is `rest`, errors included. Anything that cannot be
+/// rewritten stays as it was.
+fn without_settled_scope(
+    policy: &Policy,
+    user_type: &EntityTypeName,
+    resource_type: &EntityTypeName,
+) -> Policy {
+    let Ok(mut json) = policy.to_json() else {
+        return policy.clone();
+    };
+    let settle = |scope: Option<&mut serde_json::Value>, ty: &EntityTypeName| {
+        let Some(scope) = scope else { return };
+        let ty = ty.to_string();
+        let is_ty = scope.get("op").and_then(|v| v.as_str()) == Some("is")
+            && scope.get("entity_type").and_then(|v| v.as_str()) == Some(ty.as_str());
+        if !is_ty {
+            return;
+        }
+        *scope = match scope.get("in") {
+            None => serde_json::json!({ "op": "All" }),
+            Some(inside) => {
+                let mut inside = inside.clone();
+                if let Some(o) = inside.as_object_mut() {
+                    o.insert("op".into(), "in".into());
+                }
+                inside
+            }
+        };
+    };
+    settle(json.get_mut("principal"), user_type);
+    settle(json.get_mut("resource"), resource_type);
+    if let Some(action) = json.get_mut("action") {
+        *action = serde_json::json!({ "op": "All" });
+    }
+    Policy::from_json(Some(policy.id().clone()), json).unwrap_or_else(|_| policy.clone())
 }
 
 /// The answer when a decision could not be made: a denial.

@@ -742,6 +742,9 @@ when {{ principal.roles.contains("auditor") }};
 @id("in-named-case")
 forbid (principal, action, resource in Precinct::Case::"c2")
 unless {{ principal.on_duty }};
+@id("is-in-named-case")
+forbid (principal is Precinct::User, action == Precinct::Action::"view", resource is Precinct::Case in Precinct::Case::"c1")
+when {{ context.break_glass }};
 "#,
         officer = w.officer,
         unit = w.unit,
@@ -832,6 +835,15 @@ fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
     );
     // The forbid on opening cases names no resource type.
     assert_eq!(slice(Action::OpenCase, case), ["open-case-at-workstation"]);
+    // Within a slice, what every request of it satisfies is gone from the
+    // scope (the shipped policy names no entity in its scopes).
+    for shape in &engine.shapes {
+        for p in shape.policies.policies() {
+            assert_eq!(p.action_constraint(), cedar_policy::ActionConstraint::Any);
+            assert_eq!(p.resource_constraint(), ResourceConstraint::Any);
+            assert_eq!(p.principal_constraint(), PrincipalConstraint::Any);
+        }
+    }
     // Every policy is somewhere.
     let mut all: Vec<String> = Action::ALL
         .into_iter()
