@@ -334,7 +334,9 @@ impl PolicyEngine {
         r: &Resource<'_>,
         author: Option<UserId>,
     ) -> Result<Entity, PolicyError> {
-        let mut attrs = HashMap::from([
+        let user =
+            |u: UserId| RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()));
+        let attrs = [
             (
                 "number".to_owned(),
                 RestrictedExpression::new_string(r.number.clone()),
@@ -354,20 +356,11 @@ impl PolicyEngine {
             ("team".to_owned(), self.users(r.team)),
             ("named".to_owned(), self.users(r.named)),
             ("supervisors".to_owned(), self.users(r.supervisors)),
-        ]);
-        if let Some(lead) = r.lead {
-            attrs.insert(
-                "lead".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &lead.to_string())),
-            );
-        }
-        if let Some(a) = author {
-            attrs.insert(
-                "author".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &a.to_string())),
-            );
-        }
-        Entity::new(resource, attrs, HashSet::new())
+        ];
+        let optional = [("lead", r.lead), ("author", author)]
+            .into_iter()
+            .filter_map(|(name, u)| Some((name.to_owned(), user(u?))));
+        Entity::new_with_tags(resource, attrs.into_iter().chain(optional), [], [])
             .map_err(|e| PolicyError::Request(e.to_string()))
     }
 
@@ -403,9 +396,9 @@ impl PolicyEngine {
     ) -> Result<Vec<Decision>, PolicyError> {
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
         let principal = uid(&self.names.user, &p.id.to_string());
-        let user = Entity::new(
+        let user = Entity::new_with_tags(
             principal.clone(),
-            HashMap::from([
+            [
                 (
                     "roles".to_owned(),
                     RestrictedExpression::new_set(
@@ -428,8 +421,9 @@ impl PolicyEngine {
                     "training_current".to_owned(),
                     RestrictedExpression::new_bool(p.training_current),
                 ),
-            ]),
-            HashSet::new(),
+            ],
+            [],
+            [],
         )
         .map_err(|e| bad(&e))?;
         let (rtype, author) = match r.kind {
