@@ -179,6 +179,9 @@ struct Shape {
     /// Whether each request is validated against the schema
     /// (`needs_validation`).
     validate: bool,
+    /// Whether a policy may look up the action's groups (`action in ...`),
+    /// so the action's entity must be among the request's entities.
+    needs_action: bool,
 }
 
 fn shape_index(action: Action, kind: usize) -> usize {
@@ -271,12 +274,15 @@ impl PolicyEngine {
             for kind in KINDS {
                 debug_assert_eq!(shapes.len(), shape_index(action, kind));
                 let mut policies = PolicySet::new();
+                let mut needs_action = false;
                 if let Some(action_uid) = names.actions.get(&action) {
                     let resource_type = names.of_kind(kind);
                     for p in set.policies() {
                         if may_apply(p, &names.user, action_uid, resource_type, &all_actions) {
+                            let p = without_settled_scope(p, &names.user, resource_type);
+                            needs_action |= looks_up_action(&p);
                             policies
-                                .add(without_settled_scope(p, &names.user, resource_type))
+                                .add(p)
                                 .map_err(|e| PolicyError::MissingId(e.to_string()))?;
                         }
                     }
@@ -284,6 +290,7 @@ impl PolicyEngine {
                 shapes.push(Shape {
                     policies,
                     validate: needs_validation(&schema, &names, action, kind),
+                    needs_action,
                 });
             }
         }
@@ -306,6 +313,7 @@ impl PolicyEngine {
         for shape in &mut self.shapes {
             shape.validate = true;
             shape.policies = self.policies.clone();
+            shape.needs_action = true;
         }
         self
     }
@@ -437,10 +445,18 @@ impl PolicyEngine {
         } else {
             self.material(resource.clone(), r, author)?
         };
+        let kind = kind_index(r.kind);
         // The action hierarchy (`case_material`) comes from the schema: each
-        // asked action's entity carries all its groups as parents.
+        // asked action's entity carries all its groups as parents. It is
+        // left out where no policy asked about could look it up.
+        let needs_action = actions.iter().any(|&a| {
+            self.shapes
+                .get(shape_index(a, kind))
+                .is_none_or(|s| s.needs_action)
+        });
         let asked = actions
             .iter()
+            .filter(|_| needs_action)
             .filter_map(|a| self.action_entities.get(a).cloned());
         let entities = Entities::from_entities(asked.chain([user, resource_entity]), None)
             .map_err(|e| bad(&e))?;
@@ -448,7 +464,7 @@ impl PolicyEngine {
         let asked = Asked {
             principal: &principal,
             resource: &resource,
-            kind: kind_index(r.kind),
+            kind,
             context: &context,
             entities: &entities,
             number: &r.number,
@@ -683,6 +699,52 @@ fn without_settled_scope(
         *action = serde_json::json!({ "op": "All" });
     }
     Policy::from_json(Some(policy.id().clone()), json).unwrap_or_else(|_| policy.clone())
+}
+
+/// Whether evaluating `policy` may look up the action's entity, to know its
+/// groups. Only an `action == ...` or `action != ...` comparison certainly
+/// does not (it compares the request's action as a value); any other use of
+/// `action`, or a policy that cannot be read back, counts as a look-up.
+/// Without the action's entity among the request's entities, `action in
+/// group` would be false where it is true; a comparison is the same either
+/// way. (The scope's action test is gone from every policy that
+/// `without_settled_scope` rewrote; one it could not keeps it, and counts.)
+fn looks_up_action(policy: &Policy) -> bool {
+    fn is_action(v: &serde_json::Value) -> bool {
+        v.get("Var").and_then(|v| v.as_str()) == Some("action")
+    }
+    fn uses_action(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                if is_action(v) {
+                    return true;
+                }
+                m.iter().any(|(op, operands)| {
+                    if op == "==" || op == "!=" {
+                        // The two sides, but the action itself on either.
+                        ["left", "right"].iter().any(|side| {
+                            operands
+                                .get(side)
+                                .is_some_and(|x| !is_action(x) && uses_action(x))
+                        }) || operands
+                            .as_object()
+                            .is_some_and(|o| o.keys().any(|k| k != "left" && k != "right"))
+                    } else {
+                        uses_action(operands)
+                    }
+                })
+            }
+            serde_json::Value::Array(a) => a.iter().any(uses_action),
+            _ => false,
+        }
+    }
+    if policy.action_constraint() != ActionConstraint::Any {
+        return true;
+    }
+    match policy.to_json() {
+        Ok(json) => json.get("conditions").is_none_or(uses_action),
+        Err(_) => true,
+    }
 }
 
 /// The answer when a decision could not be made: a denial.

@@ -742,6 +742,9 @@ when {{ principal.roles.contains("auditor") }};
 @id("in-named-case")
 forbid (principal, action, resource in Precinct::Case::"c2")
 unless {{ principal.on_duty }};
+@id("body-in-group")
+forbid (principal, action, resource is Precinct::Document)
+when {{ action in Precinct::Action::"case_material" && resource.classification == "administrative" && !principal.on_duty }};
 @id("is-in-named-case")
 forbid (principal is Precinct::User, action == Precinct::Action::"view", resource is Precinct::Case in Precinct::Case::"c1")
 when {{ context.break_glass }};
@@ -844,6 +847,9 @@ fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
             assert_eq!(p.principal_constraint(), PrincipalConstraint::Any);
         }
     }
+    // No shipped policy looks up the action's groups once the scopes are
+    // settled: the action's entity is left out of every request.
+    assert!(engine.shapes.iter().all(|s| !s.needs_action));
     // Every policy is somewhere.
     let mut all: Vec<String> = Action::ALL
         .into_iter()
@@ -852,4 +858,46 @@ fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), engine.len());
+}
+
+#[test]
+fn a_policy_that_looks_up_the_action_keeps_its_entity() {
+    let with = |body: &str| {
+        let policies = format!(
+            "@id(\"p\")\npermit (principal, action, resource is Precinct::Case) when {{ {body} }};"
+        );
+        let engine = PolicyEngine::new(SHIPPED_SCHEMA, &policies).expect(body);
+        engine.shapes[shape_index(Action::View, 0)].needs_action
+    };
+    assert!(!with("action == Precinct::Action::\"view\""));
+    assert!(!with(
+        "Precinct::Action::\"view\" != action && resource.sealed"
+    ));
+    assert!(with("action in Precinct::Action::\"case_material\""));
+    assert!(with("[action].contains(Precinct::Action::\"view\")"));
+    assert!(with(
+        "(if resource.sealed then action else action) == Precinct::Action::\"view\""
+    ));
+    // And a request decided against it sees the action's groups.
+    let engine = PolicyEngine::new(
+        SHIPPED_SCHEMA,
+        "@id(\"p\")\npermit (principal, action, resource is Precinct::Case) when { action in Precinct::Action::\"case_material\" };",
+    )
+    .expect("policy");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let case = a_case(ResourceKind::Case, units[0]);
+    let d = engine.decide_each(
+        &principal,
+        &case,
+        at_workstation(),
+        &[Action::View, Action::Manage],
+    );
+    assert!(d.iter().all(|d| d.allowed), "{d:?}");
 }
