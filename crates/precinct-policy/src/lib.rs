@@ -182,6 +182,61 @@ struct Shape {
     /// Whether a policy may look up the action's groups (`action in ...`),
     /// so the action's entity must be among the request's entities.
     needs_action: bool,
+    /// The user's and the resource's attributes a policy may read.
+    reads: AttrSet,
+}
+
+/// Attributes of the user or the resource, by their names in `ATTRS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AttrSet(u16);
+
+/// The attributes `try_decide` gives the user and the resource.
+const ATTRS: [&str; 13] = [
+    "roles",
+    "units",
+    "on_duty",
+    "training_current",
+    "number",
+    "unit",
+    "classification",
+    "sealed",
+    "lead",
+    "team",
+    "named",
+    "supervisors",
+    "author",
+];
+
+impl AttrSet {
+    const NONE: AttrSet = AttrSet(0);
+    const ALL: AttrSet = AttrSet(u16::MAX);
+
+    fn bit(name: &str) -> u16 {
+        // An attribute this crate does not build is read from no entity;
+        // it needs no bit.
+        ATTRS.iter().position(|a| *a == name).map_or(0, |i| 1 << i)
+    }
+
+    fn insert(&mut self, name: &str) {
+        self.0 |= Self::bit(name);
+    }
+
+    fn union(self, other: AttrSet) -> AttrSet {
+        AttrSet(self.0 | other.0)
+    }
+
+    fn contains(self, name: &str) -> bool {
+        self.0 & Self::bit(name) != 0
+    }
+
+    /// The attribute `name`, built by `value`, if it is in the set.
+    fn with(
+        self,
+        name: &str,
+        value: impl FnOnce() -> RestrictedExpression,
+    ) -> Option<(String, RestrictedExpression)> {
+        self.contains(name).then(|| (name.to_owned(), value()))
+    }
 }
 
 fn shape_index(action: Action, kind: usize) -> usize {
@@ -275,12 +330,14 @@ impl PolicyEngine {
                 debug_assert_eq!(shapes.len(), shape_index(action, kind));
                 let mut policies = PolicySet::new();
                 let mut needs_action = false;
+                let mut reads = AttrSet::NONE;
                 if let Some(action_uid) = names.actions.get(&action) {
                     let resource_type = names.of_kind(kind);
                     for p in set.policies() {
                         if may_apply(p, &names.user, action_uid, resource_type, &all_actions) {
                             let p = without_settled_scope(p, &names.user, resource_type);
                             needs_action |= looks_up_action(&p);
+                            reads = reads.union(attributes_read(&p));
                             policies
                                 .add(p)
                                 .map_err(|e| PolicyError::MissingId(e.to_string()))?;
@@ -291,6 +348,7 @@ impl PolicyEngine {
                     policies,
                     validate: needs_validation(&schema, &names, action, kind),
                     needs_action,
+                    reads,
                 });
             }
         }
@@ -314,6 +372,7 @@ impl PolicyEngine {
             shape.validate = true;
             shape.policies = self.policies.clone();
             shape.needs_action = true;
+            shape.reads = AttrSet::ALL;
         }
         self
     }
@@ -341,34 +400,28 @@ impl PolicyEngine {
         resource: EntityUid,
         r: &Resource<'_>,
         author: Option<UserId>,
+        read: AttrSet,
     ) -> Result<Entity, PolicyError> {
         let user =
             |u: UserId| RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()));
         let attrs = [
-            (
-                "number".to_owned(),
-                RestrictedExpression::new_string(r.number.clone()),
-            ),
-            (
-                "unit".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string())),
-            ),
-            (
-                "classification".to_owned(),
-                RestrictedExpression::new_string(r.classification.to_owned()),
-            ),
-            (
-                "sealed".to_owned(),
-                RestrictedExpression::new_bool(r.sealed),
-            ),
-            ("team".to_owned(), self.users(r.team)),
-            ("named".to_owned(), self.users(r.named)),
-            ("supervisors".to_owned(), self.users(r.supervisors)),
+            read.with("number", || {
+                RestrictedExpression::new_string(r.number.clone())
+            }),
+            read.with("unit", || {
+                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string()))
+            }),
+            read.with("classification", || {
+                RestrictedExpression::new_string(r.classification.to_owned())
+            }),
+            read.with("sealed", || RestrictedExpression::new_bool(r.sealed)),
+            read.with("team", || self.users(r.team)),
+            read.with("named", || self.users(r.named)),
+            read.with("supervisors", || self.users(r.supervisors)),
+            r.lead.and_then(|u| read.with("lead", || user(u))),
+            author.and_then(|u| read.with("author", || user(u))),
         ];
-        let optional = [("lead", r.lead), ("author", author)]
-            .into_iter()
-            .filter_map(|(name, u)| Some((name.to_owned(), user(u?))));
-        Entity::new_with_tags(resource, attrs.into_iter().chain(optional), [], [])
+        Entity::new_with_tags(resource, attrs.into_iter().flatten(), [], [])
             .map_err(|e| PolicyError::Request(e.to_string()))
     }
 
@@ -403,33 +456,39 @@ impl PolicyEngine {
         actions: &[Action],
     ) -> Result<Vec<Decision>, PolicyError> {
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
+        let kind = kind_index(r.kind);
+        let shapes = || {
+            actions
+                .iter()
+                .map(move |&a| self.shapes.get(shape_index(a, kind)))
+        };
+        // Only the attributes a policy asked about may read are built.
+        let read = shapes().fold(AttrSet::NONE, |read, s| {
+            read.union(s.map_or(AttrSet::ALL, |s| s.reads))
+        });
         let principal = uid(&self.names.user, &p.id.to_string());
         let user = Entity::new_with_tags(
             principal.clone(),
             [
-                (
-                    "roles".to_owned(),
+                read.with("roles", || {
                     RestrictedExpression::new_set(
                         p.roles
                             .iter()
                             .map(|role| RestrictedExpression::new_string(role.as_str().to_owned())),
-                    ),
-                ),
-                (
-                    "units".to_owned(),
+                    )
+                }),
+                read.with("units", || {
                     RestrictedExpression::new_set(p.units.iter().map(|u| {
                         RestrictedExpression::new_entity_uid(uid(&self.names.unit, &u.to_string()))
-                    })),
-                ),
-                (
-                    "on_duty".to_owned(),
-                    RestrictedExpression::new_bool(p.on_duty),
-                ),
-                (
-                    "training_current".to_owned(),
-                    RestrictedExpression::new_bool(p.training_current),
-                ),
-            ],
+                    }))
+                }),
+                read.with("on_duty", || RestrictedExpression::new_bool(p.on_duty)),
+                read.with("training_current", || {
+                    RestrictedExpression::new_bool(p.training_current)
+                }),
+            ]
+            .into_iter()
+            .flatten(),
             [],
             [],
         )
@@ -443,17 +502,12 @@ impl PolicyEngine {
         let resource_entity = if r.kind == ResourceKind::Unit {
             Entity::new_no_attrs(resource.clone(), HashSet::new())
         } else {
-            self.material(resource.clone(), r, author)?
+            self.material(resource.clone(), r, author, read)?
         };
-        let kind = kind_index(r.kind);
         // The action hierarchy (`case_material`) comes from the schema: each
         // asked action's entity carries all its groups as parents. It is
         // left out where no policy asked about could look it up.
-        let needs_action = actions.iter().any(|&a| {
-            self.shapes
-                .get(shape_index(a, kind))
-                .is_none_or(|s| s.needs_action)
-        });
+        let needs_action = shapes().any(|s| s.is_none_or(|s| s.needs_action));
         let asked = actions
             .iter()
             .filter(|_| needs_action)
@@ -745,6 +799,43 @@ fn looks_up_action(policy: &Policy) -> bool {
         Ok(json) => json.get("conditions").is_none_or(uses_action),
         Err(_) => true,
     }
+}
+
+/// The attributes `policy` may read, of any entity or record: every name
+/// it accesses (`e.a`, `e["a"]`) or tests (`e has a`, `e has a.b`). Cedar
+/// has no other way to reach an attribute: entities are compared, and
+/// sets searched, by their ids. So an attribute no policy names cannot
+/// change a decision, nor an error, and is not built. A policy that cannot
+/// be read back may read anything.
+fn attributes_read(policy: &Policy) -> AttrSet {
+    fn collect(v: &serde_json::Value, read: &mut AttrSet) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("attr", serde_json::Value::String(a)) => read.insert(a),
+                        ("attr", serde_json::Value::Array(path)) => {
+                            for a in path {
+                                match a.as_str() {
+                                    Some(a) => read.insert(a),
+                                    None => *read = AttrSet::ALL,
+                                }
+                            }
+                        }
+                        _ => collect(v, read),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| collect(v, read)),
+            _ => {}
+        }
+    }
+    let Ok(json) = policy.to_json() else {
+        return AttrSet::ALL;
+    };
+    let mut read = AttrSet::NONE;
+    collect(&json, &mut read);
+    read
 }
 
 /// The answer when a decision could not be made: a denial.

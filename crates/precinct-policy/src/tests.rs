@@ -901,3 +901,62 @@ fn a_policy_that_looks_up_the_action_keeps_its_entity() {
     );
     assert!(d.iter().all(|d| d.allowed), "{d:?}");
 }
+
+#[test]
+fn only_the_attributes_a_policy_may_read_are_built() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let reads = |action, kind| {
+        let r = engine.shapes[shape_index(action, kind)].reads;
+        let mut names: Vec<&str> = ATTRS.into_iter().filter(|a| r.contains(a)).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        reads(Action::View, 0),
+        [
+            "classification",
+            "named",
+            "on_duty",
+            "roles",
+            "sealed",
+            "supervisors",
+            "team",
+            "training_current"
+        ]
+    );
+    assert_eq!(
+        reads(Action::Amend, 1),
+        [
+            "author",
+            "classification",
+            "lead",
+            "named",
+            "on_duty",
+            "sealed",
+            "supervisors",
+            "team",
+            "training_current"
+        ]
+    );
+    assert_eq!(reads(Action::OpenCase, 2), ["roles", "units"]);
+    // Accessed, indexed, tested, tested along a path: all read.
+    let read_by = |body: &str| {
+        let policies = format!("@id(\"p\")\npermit (principal, action == Precinct::Action::\"view\", resource is Precinct::Case) when {{ {body} }};");
+        let engine = PolicyEngine::new(SHIPPED_SCHEMA, &policies).expect(body);
+        let r = engine.shapes[shape_index(Action::View, 0)].reads;
+        let mut names: Vec<&str> = ATTRS.into_iter().filter(|a| r.contains(a)).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(read_by("resource.sealed"), ["sealed"]);
+    assert_eq!(
+        read_by("resource[\"sealed\"] || principal.on_duty"),
+        ["on_duty", "sealed"]
+    );
+    assert_eq!(read_by("resource has lead"), ["lead"]);
+    assert_eq!(
+        read_by("resource has number && resource.number == \"x\""),
+        ["number"]
+    );
+    assert_eq!(read_by("true"), Vec::<&str>::new());
+}
