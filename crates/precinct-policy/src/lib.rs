@@ -7,9 +7,9 @@
 //! decision a denial, whatever else matched.
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use precinct_domain::ids::{UnitId, UserId};
 use precinct_domain::{Roles, Timestamp};
@@ -166,6 +166,81 @@ pub struct PolicyEngine {
     names: Names,
     /// Each action's entity from the schema, its groups as parents.
     action_entities: HashMap<Action, Entity>,
+    /// What each action on each kind of resource needs, by `shape_index`.
+    shapes: Vec<Shape>,
+}
+
+/// How requests for one action on one kind of resource are decided.
+#[derive(Debug)]
+struct Shape {
+    /// The policies whose scope admits such a request (`may_apply`); the
+    /// others cannot be satisfied by it and cannot err on it.
+    policies: PolicySet,
+    /// Whether each request is validated against the schema
+    /// (`needs_validation`).
+    validate: bool,
+    /// Whether a policy may look up the action's groups (`action in ...`),
+    /// so the action's entity must be among the request's entities.
+    needs_action: bool,
+    /// The user's and the resource's attributes a policy may read.
+    reads: AttrSet,
+}
+
+/// Attributes of the user or the resource, by their names in `ATTRS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AttrSet(u16);
+
+/// The attributes `try_decide` gives the user and the resource.
+const ATTRS: [&str; 13] = [
+    "roles",
+    "units",
+    "on_duty",
+    "training_current",
+    "number",
+    "unit",
+    "classification",
+    "sealed",
+    "lead",
+    "team",
+    "named",
+    "supervisors",
+    "author",
+];
+
+impl AttrSet {
+    const NONE: AttrSet = AttrSet(0);
+    const ALL: AttrSet = AttrSet(u16::MAX);
+
+    fn bit(name: &str) -> u16 {
+        // An attribute this crate does not build is read from no entity;
+        // it needs no bit.
+        ATTRS.iter().position(|a| *a == name).map_or(0, |i| 1 << i)
+    }
+
+    fn insert(&mut self, name: &str) {
+        self.0 |= Self::bit(name);
+    }
+
+    fn union(self, other: AttrSet) -> AttrSet {
+        AttrSet(self.0 | other.0)
+    }
+
+    fn contains(self, name: &str) -> bool {
+        self.0 & Self::bit(name) != 0
+    }
+
+    /// The attribute `name`, built by `value`, if it is in the set.
+    fn with(
+        self,
+        name: &str,
+        value: impl FnOnce() -> RestrictedExpression,
+    ) -> Option<(String, RestrictedExpression)> {
+        self.contains(name).then(|| (name.to_owned(), value()))
+    }
+}
+
+fn shape_index(action: Action, kind: usize) -> usize {
+    action as usize * KINDS.len() + kind
 }
 
 #[derive(Debug)]
@@ -175,6 +250,17 @@ struct Names {
     case: EntityTypeName,
     document: EntityTypeName,
     actions: HashMap<Action, EntityUid>,
+}
+
+impl Names {
+    /// The entity type of a resource kind, by `kind_index`.
+    fn of_kind(&self, kind: usize) -> &EntityTypeName {
+        match kind {
+            0 => &self.case,
+            1 => &self.document,
+            _ => &self.unit,
+        }
+    }
 }
 
 fn type_name(s: &str) -> Result<EntityTypeName, PolicyError> {
@@ -238,6 +324,34 @@ impl PolicyEngine {
             .iter()
             .filter_map(|(a, uid)| all_actions.get(uid).map(|e| (*a, e.clone())))
             .collect();
+        let mut shapes = Vec::with_capacity(Action::ALL.len() * KINDS.len());
+        for action in Action::ALL {
+            for kind in KINDS {
+                debug_assert_eq!(shapes.len(), shape_index(action, kind));
+                let mut policies = PolicySet::new();
+                let mut needs_action = false;
+                let mut reads = AttrSet::NONE;
+                if let Some(action_uid) = names.actions.get(&action) {
+                    let resource_type = names.of_kind(kind);
+                    for p in set.policies() {
+                        if may_apply(p, &names.user, action_uid, resource_type, &all_actions) {
+                            let p = without_settled_scope(p, &names.user, resource_type);
+                            needs_action |= looks_up_action(&p);
+                            reads = reads.union(attributes_read(&p));
+                            policies
+                                .add(p)
+                                .map_err(|e| PolicyError::MissingId(e.to_string()))?;
+                        }
+                    }
+                }
+                shapes.push(Shape {
+                    policies,
+                    validate: needs_validation(&schema, &names, action, kind),
+                    needs_action,
+                    reads,
+                });
+            }
+        }
         Ok(Self {
             action_entities,
             schema,
@@ -245,7 +359,22 @@ impl PolicyEngine {
             messages,
             authorizer: Authorizer::new(),
             names,
+            shapes,
         })
+    }
+
+    /// The same engine validating every request against the schema and
+    /// evaluating every policy for it, as before either was decided at
+    /// load: the reference the tests hold the engine to.
+    #[cfg(test)]
+    fn validating_every_request(mut self) -> Self {
+        for shape in &mut self.shapes {
+            shape.validate = true;
+            shape.policies = self.policies.clone();
+            shape.needs_action = true;
+            shape.reads = AttrSet::ALL;
+        }
+        self
     }
 
     /// How many policies are loaded.
@@ -271,41 +400,28 @@ impl PolicyEngine {
         resource: EntityUid,
         r: &Resource<'_>,
         author: Option<UserId>,
+        read: AttrSet,
     ) -> Result<Entity, PolicyError> {
-        let mut attrs = HashMap::from([
-            (
-                "number".to_owned(),
-                RestrictedExpression::new_string(r.number.clone()),
-            ),
-            (
-                "unit".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string())),
-            ),
-            (
-                "classification".to_owned(),
-                RestrictedExpression::new_string(r.classification.to_owned()),
-            ),
-            (
-                "sealed".to_owned(),
-                RestrictedExpression::new_bool(r.sealed),
-            ),
-            ("team".to_owned(), self.users(r.team)),
-            ("named".to_owned(), self.users(r.named)),
-            ("supervisors".to_owned(), self.users(r.supervisors)),
-        ]);
-        if let Some(lead) = r.lead {
-            attrs.insert(
-                "lead".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &lead.to_string())),
-            );
-        }
-        if let Some(a) = author {
-            attrs.insert(
-                "author".to_owned(),
-                RestrictedExpression::new_entity_uid(uid(&self.names.user, &a.to_string())),
-            );
-        }
-        Entity::new(resource, attrs, HashSet::new())
+        let user =
+            |u: UserId| RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()));
+        let attrs = [
+            read.with("number", || {
+                RestrictedExpression::new_string(r.number.clone())
+            }),
+            read.with("unit", || {
+                RestrictedExpression::new_entity_uid(uid(&self.names.unit, &r.unit.to_string()))
+            }),
+            read.with("classification", || {
+                RestrictedExpression::new_string(r.classification.to_owned())
+            }),
+            read.with("sealed", || RestrictedExpression::new_bool(r.sealed)),
+            read.with("team", || self.users(r.team)),
+            read.with("named", || self.users(r.named)),
+            read.with("supervisors", || self.users(r.supervisors)),
+            r.lead.and_then(|u| read.with("lead", || user(u))),
+            author.and_then(|u| read.with("author", || user(u))),
+        ];
+        Entity::new_with_tags(resource, attrs.into_iter().flatten(), [], [])
             .map_err(|e| PolicyError::Request(e.to_string()))
     }
 
@@ -340,34 +456,41 @@ impl PolicyEngine {
         actions: &[Action],
     ) -> Result<Vec<Decision>, PolicyError> {
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
+        let kind = kind_index(r.kind);
+        let shapes = || {
+            actions
+                .iter()
+                .map(move |&a| self.shapes.get(shape_index(a, kind)))
+        };
+        // Only the attributes a policy asked about may read are built.
+        let read = shapes().fold(AttrSet::NONE, |read, s| {
+            read.union(s.map_or(AttrSet::ALL, |s| s.reads))
+        });
         let principal = uid(&self.names.user, &p.id.to_string());
-        let user = Entity::new(
+        let user = Entity::new_with_tags(
             principal.clone(),
-            HashMap::from([
-                (
-                    "roles".to_owned(),
+            [
+                read.with("roles", || {
                     RestrictedExpression::new_set(
                         p.roles
                             .iter()
                             .map(|role| RestrictedExpression::new_string(role.as_str().to_owned())),
-                    ),
-                ),
-                (
-                    "units".to_owned(),
+                    )
+                }),
+                read.with("units", || {
                     RestrictedExpression::new_set(p.units.iter().map(|u| {
                         RestrictedExpression::new_entity_uid(uid(&self.names.unit, &u.to_string()))
-                    })),
-                ),
-                (
-                    "on_duty".to_owned(),
-                    RestrictedExpression::new_bool(p.on_duty),
-                ),
-                (
-                    "training_current".to_owned(),
-                    RestrictedExpression::new_bool(p.training_current),
-                ),
-            ]),
-            HashSet::new(),
+                    }))
+                }),
+                read.with("on_duty", || RestrictedExpression::new_bool(p.on_duty)),
+                read.with("training_current", || {
+                    RestrictedExpression::new_bool(p.training_current)
+                }),
+            ]
+            .into_iter()
+            .flatten(),
+            [],
+            [],
         )
         .map_err(|e| bad(&e))?;
         let (rtype, author) = match r.kind {
@@ -379,65 +502,59 @@ impl PolicyEngine {
         let resource_entity = if r.kind == ResourceKind::Unit {
             Entity::new_no_attrs(resource.clone(), HashSet::new())
         } else {
-            self.material(resource.clone(), r, author)?
+            self.material(resource.clone(), r, author, read)?
         };
         // The action hierarchy (`case_material`) comes from the schema: each
-        // asked action's entity carries all its groups as parents.
+        // asked action's entity carries all its groups as parents. It is
+        // left out where no policy asked about could look it up.
+        let needs_action = shapes().any(|s| s.is_none_or(|s| s.needs_action));
         let asked = actions
             .iter()
+            .filter(|_| needs_action)
             .filter_map(|a| self.action_entities.get(a).cloned());
         let entities = Entities::from_entities(asked.chain([user, resource_entity]), None)
             .map_err(|e| bad(&e))?;
-        let context = Context::from_pairs([
-            (
-                "channel".to_owned(),
-                RestrictedExpression::new_string(ctx.channel.to_owned()),
-            ),
-            (
-                "break_glass".to_owned(),
-                RestrictedExpression::new_bool(ctx.break_glass),
-            ),
-            (
-                "now".to_owned(),
-                RestrictedExpression::new_long(ctx.now.as_micros()),
-            ),
-        ])
-        .map_err(|e| bad(&e))?;
+        let context = cedar_context(ctx)?;
+        let asked = Asked {
+            principal: &principal,
+            resource: &resource,
+            kind,
+            context: &context,
+            entities: &entities,
+            number: &r.number,
+        };
         actions
             .iter()
-            .map(|&action| {
-                self.evaluate(
-                    principal.clone(),
-                    action,
-                    resource.clone(),
-                    context.clone(),
-                    &entities,
-                    &r.number,
-                )
-            })
+            .map(|&action| self.evaluate(&asked, action))
             .collect()
     }
 
-    fn evaluate(
-        &self,
-        principal: EntityUid,
-        action: Action,
-        resource: EntityUid,
-        context: Context,
-        entities: &Entities,
-        number: &str,
-    ) -> Result<Decision, PolicyError> {
+    fn evaluate(&self, asked: &Asked<'_>, action: Action) -> Result<Decision, PolicyError> {
+        let number = asked.number;
         let action_uid = self
             .names
             .actions
             .get(&action)
             .cloned()
             .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
-        let request = Request::new(principal, action_uid, resource, context, Some(&self.schema))
-            .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let shape = self
+            .shapes
+            .get(shape_index(action, asked.kind))
+            .ok_or_else(|| PolicyError::Request("unknown action".into()))?;
+        // Requests of a shape that validated at load are not validated again
+        // (`needs_validation` says why that is exact); the rest are.
+        let schema = shape.validate.then_some(&self.schema);
+        let request = Request::new(
+            asked.principal.clone(),
+            action_uid,
+            asked.resource.clone(),
+            asked.context.clone(),
+            schema,
+        )
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.policies, entities);
+            .is_authorized(&request, &shape.policies, asked.entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -470,6 +587,255 @@ impl PolicyEngine {
             message,
         })
     }
+}
+
+/// One principal's questions about one resource, built once for all the
+/// actions asked.
+struct Asked<'a> {
+    principal: &'a EntityUid,
+    resource: &'a EntityUid,
+    /// The resource's kind, by `kind_index`.
+    kind: usize,
+    context: &'a Context,
+    entities: &'a Entities,
+    number: &'a str,
+}
+
+/// The context Cedar sees: always these three attributes, of these types.
+fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+    Context::from_pairs([
+        (
+            "channel".to_owned(),
+            RestrictedExpression::new_string(ctx.channel.to_owned()),
+        ),
+        (
+            "break_glass".to_owned(),
+            RestrictedExpression::new_bool(ctx.break_glass),
+        ),
+        (
+            "now".to_owned(),
+            RestrictedExpression::new_long(ctx.now.as_micros()),
+        ),
+    ])
+    .map_err(|e| PolicyError::Request(e.to_string()))
+}
+
+/// The resource kinds, by `kind_index`: case, document, unit.
+const KINDS: [usize; 3] = [0, 1, 2];
+
+fn kind_index(kind: ResourceKind) -> usize {
+    match kind {
+        ResourceKind::Case => 0,
+        ResourceKind::Document { .. } => 1,
+        ResourceKind::Unit => 2,
+    }
+}
+
+/// Whether each request for `action` on a resource of kind `kind` must be
+/// validated against the schema, decided once when the policy is loaded.
+///
+/// Validating a request checks its principal's and resource's types (and,
+/// for an enumerated entity type, the id) against the action's
+/// `appliesTo`, and the context against the action's context type. What
+/// `try_decide` builds differs between requests in values only: the
+/// principal is always a `Precinct::User`, the resource's type follows from
+/// its kind, and the context is always `channel: String, break_glass: Bool,
+/// now: Long` with no entity in it (`cedar_context`). A context's type does
+/// not depend on its values, so a sample request with fresh random ids that
+/// validates shows every request of that action and kind would (random ids
+/// validating rules out enumerated types). Where the sample is refused (the
+/// action does not apply to the kind, the schema types the context
+/// differently, a type is an enumeration), every request is validated as it
+/// comes and refused, as before, when it does not conform.
+fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize) -> bool {
+    let Some(action_uid) = names.actions.get(&action) else {
+        return true;
+    };
+    let resource_type = names.of_kind(kind);
+    let sample = RequestContext {
+        channel: "workstation",
+        break_glass: false,
+        now: Timestamp::from_micros(0),
+    };
+    let Ok(context) = cedar_context(sample) else {
+        return true;
+    };
+    Request::new(
+        uid(&names.user, &UserId::new_random().to_string()),
+        action_uid.clone(),
+        uid(resource_type, &UserId::new_random().to_string()),
+        context,
+        Some(schema),
+    )
+    .is_err()
+}
+
+/// Whether `policy`'s scope admits a request by a `user_type` principal
+/// for `action` on a `resource_type` resource.
+///
+/// A policy's condition is its scope (`principal == / in / is`, `action ==
+/// / in`, `resource == / in / is`) conjoined with its `when` and `unless`
+/// clauses, evaluated left to right and short-circuiting; the scope's tests
+/// cannot err (`in` an entity that is not there is false). So a policy
+/// whose scope rejects the request is neither satisfied nor in error, and
+/// leaving it out of the set the request is decided against changes
+/// nothing: not the decision, not the policies reported, not the errors.
+/// This only leaves out what the scope rejects for certain: a wrong entity
+/// type, or an action neither named nor a member of a group named (per the
+/// schema's action hierarchy, which is what requests see). `in` an entity
+/// is kept, whatever the entity.
+fn may_apply(
+    policy: &Policy,
+    user_type: &EntityTypeName,
+    action: &EntityUid,
+    resource_type: &EntityTypeName,
+    actions: &Entities,
+) -> bool {
+    let principal = match policy.principal_constraint() {
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+        PrincipalConstraint::Eq(u) => u.type_name() == user_type,
+        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => &t == user_type,
+    };
+    let action = match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(a) => &a == action,
+        // `is_ancestor_of` is strict: an action is `in` itself too.
+        ActionConstraint::In(groups) => groups
+            .iter()
+            .any(|g| g == action || actions.is_ancestor_of(g, action)),
+    };
+    let resource = match policy.resource_constraint() {
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+        ResourceConstraint::Eq(u) => u.type_name() == resource_type,
+        ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => &t == resource_type,
+    };
+    principal && action && resource
+}
+
+/// `policy` for the requests of one shape (action and resource kind) that
+/// `may_apply` admitted: the same policy without the scope constraints
+/// every such request satisfies. The action's is always one of them (it
+/// depends on the action alone), and so is a principal's or resource's
+/// `is` of the principal's or resource's type (`is T in e` keeps the `in
+/// e`). The condition was `scope && when && !unless`, so for these requests
+/// `true && rest` is `rest`, errors included. Anything that cannot be
+/// rewritten stays as it was.
+fn without_settled_scope(
+    policy: &Policy,
+    user_type: &EntityTypeName,
+    resource_type: &EntityTypeName,
+) -> Policy {
+    let Ok(mut json) = policy.to_json() else {
+        return policy.clone();
+    };
+    let settle = |scope: Option<&mut serde_json::Value>, ty: &EntityTypeName| {
+        let Some(scope) = scope else { return };
+        let ty = ty.to_string();
+        let is_ty = scope.get("op").and_then(|v| v.as_str()) == Some("is")
+            && scope.get("entity_type").and_then(|v| v.as_str()) == Some(ty.as_str());
+        if !is_ty {
+            return;
+        }
+        *scope = match scope.get("in") {
+            None => serde_json::json!({ "op": "All" }),
+            Some(inside) => {
+                let mut inside = inside.clone();
+                if let Some(o) = inside.as_object_mut() {
+                    o.insert("op".into(), "in".into());
+                }
+                inside
+            }
+        };
+    };
+    settle(json.get_mut("principal"), user_type);
+    settle(json.get_mut("resource"), resource_type);
+    if let Some(action) = json.get_mut("action") {
+        *action = serde_json::json!({ "op": "All" });
+    }
+    Policy::from_json(Some(policy.id().clone()), json).unwrap_or_else(|_| policy.clone())
+}
+
+/// Whether evaluating `policy` may look up the action's entity, to know its
+/// groups. Only an `action == ...` or `action != ...` comparison certainly
+/// does not (it compares the request's action as a value); any other use of
+/// `action`, or a policy that cannot be read back, counts as a look-up.
+/// Without the action's entity among the request's entities, `action in
+/// group` would be false where it is true; a comparison is the same either
+/// way. (The scope's action test is gone from every policy that
+/// `without_settled_scope` rewrote; one it could not keeps it, and counts.)
+fn looks_up_action(policy: &Policy) -> bool {
+    fn is_action(v: &serde_json::Value) -> bool {
+        v.get("Var").and_then(|v| v.as_str()) == Some("action")
+    }
+    fn uses_action(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                if is_action(v) {
+                    return true;
+                }
+                m.iter().any(|(op, operands)| {
+                    if op == "==" || op == "!=" {
+                        // The two sides, but the action itself on either.
+                        ["left", "right"].iter().any(|side| {
+                            operands
+                                .get(side)
+                                .is_some_and(|x| !is_action(x) && uses_action(x))
+                        }) || operands
+                            .as_object()
+                            .is_some_and(|o| o.keys().any(|k| k != "left" && k != "right"))
+                    } else {
+                        uses_action(operands)
+                    }
+                })
+            }
+            serde_json::Value::Array(a) => a.iter().any(uses_action),
+            _ => false,
+        }
+    }
+    if policy.action_constraint() != ActionConstraint::Any {
+        return true;
+    }
+    match policy.to_json() {
+        Ok(json) => json.get("conditions").is_none_or(uses_action),
+        Err(_) => true,
+    }
+}
+
+/// The attributes `policy` may read, of any entity or record: every name
+/// it accesses (`e.a`, `e["a"]`) or tests (`e has a`, `e has a.b`). Cedar
+/// has no other way to reach an attribute: entities are compared, and
+/// sets searched, by their ids. So an attribute no policy names cannot
+/// change a decision, nor an error, and is not built. A policy that cannot
+/// be read back may read anything.
+fn attributes_read(policy: &Policy) -> AttrSet {
+    fn collect(v: &serde_json::Value, read: &mut AttrSet) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("attr", serde_json::Value::String(a)) => read.insert(a),
+                        ("attr", serde_json::Value::Array(path)) => {
+                            for a in path {
+                                match a.as_str() {
+                                    Some(a) => read.insert(a),
+                                    None => *read = AttrSet::ALL,
+                                }
+                            }
+                        }
+                        _ => collect(v, read),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| collect(v, read)),
+            _ => {}
+        }
+    }
+    let Ok(json) = policy.to_json() else {
+        return AttrSet::ALL;
+    };
+    let mut read = AttrSet::NONE;
+    collect(&json, &mut read);
+    read
 }
 
 /// The answer when a decision could not be made: a denial.

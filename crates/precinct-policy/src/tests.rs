@@ -436,3 +436,527 @@ fn cases_are_opened_in_ones_own_unit_at_a_workstation() {
     assert_eq!(d.policies, vec!["open-case-at-workstation".to_owned()]);
     assert!(!ask(other, "workstation").allowed);
 }
+
+/// A policy that permits everything, to see what the schema alone refuses.
+const PERMIT_ALL: &str = "@id(\"all\")\npermit (principal, action, resource);";
+
+fn someone() -> (Roles, [UnitId; 1]) {
+    (
+        Roles::new([Role::Supervisor]).expect("roles"),
+        [UnitId::new_random()],
+    )
+}
+
+fn at_workstation() -> RequestContext<'static> {
+    RequestContext {
+        channel: "workstation",
+        break_glass: false,
+        now: Timestamp::from_micros(0),
+    }
+}
+
+fn a_case(kind: ResourceKind, unit: UnitId) -> Resource<'static> {
+    Resource {
+        kind,
+        id: UserId::new_random().to_string(),
+        number: "2026-000123".into(),
+        unit,
+        classification: "case",
+        sealed: false,
+        lead: None,
+        team: &[],
+        named: &[],
+        supervisors: &[],
+    }
+}
+
+#[test]
+fn a_request_the_schema_does_not_allow_is_refused_whatever_the_policy() {
+    // Requests are no longer validated one by one where a sample validated
+    // at load; where it did not, each still is, and refused.
+    let engine = PolicyEngine::new(SHIPPED_SCHEMA, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let unit = units[0];
+    let document = ResourceKind::Document {
+        author: principal.id,
+    };
+    let ask = |action, resource: &Resource<'_>| {
+        engine.decide(&AccessRequest {
+            principal: &principal,
+            action,
+            resource,
+            context: at_workstation(),
+        })
+    };
+    // What the schema's appliesTo allows, the policy permits.
+    for (action, kind) in [
+        (Action::View, ResourceKind::Case),
+        (Action::View, document),
+        (Action::AddDocument, ResourceKind::Case),
+        (Action::Amend, document),
+        (Action::Manage, ResourceKind::Case),
+        (Action::ViewProtected, ResourceKind::Case),
+        (Action::ViewAudit, ResourceKind::Case),
+    ] {
+        let d = ask(action, &a_case(kind, unit));
+        assert!(d.allowed, "{action:?} on {kind:?}: {d:?}");
+    }
+    assert!(ask(Action::OpenCase, &Resource::unit(unit)).allowed);
+    // Everything else is refused, as a decision that could not be made.
+    for action in Action::ALL {
+        for kind in [ResourceKind::Case, document, ResourceKind::Unit] {
+            let applies = matches!(
+                (action, kind),
+                (
+                    Action::View,
+                    ResourceKind::Case | ResourceKind::Document { .. }
+                ) | (Action::AddDocument, ResourceKind::Case)
+                    | (Action::Amend, ResourceKind::Document { .. })
+                    | (Action::Manage, ResourceKind::Case)
+                    | (Action::ViewProtected, ResourceKind::Case)
+                    | (Action::ViewAudit, ResourceKind::Case)
+                    | (Action::OpenCase, ResourceKind::Unit)
+            );
+            let resource = if kind == ResourceKind::Unit {
+                Resource::unit(unit)
+            } else {
+                a_case(kind, unit)
+            };
+            let d = ask(action, &resource);
+            assert_eq!(d.allowed, applies, "{action:?} on {kind:?}: {d:?}");
+            if !applies {
+                assert!(d.policies.is_empty(), "{d:?}");
+                let m = d.message.unwrap_or_default();
+                assert!(
+                    m.contains("could not be made"),
+                    "{action:?} on {kind:?}: {m}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_context_the_schema_types_otherwise_is_refused() {
+    // A schema whose context says `now` is a string: the context this crate
+    // builds (a Long) no longer conforms, so every decision is refused even
+    // though the policy permits everything.
+    let schema = SHIPPED_SCHEMA.replace("now: Long,", "now: String,");
+    assert_ne!(schema, SHIPPED_SCHEMA);
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let case = a_case(ResourceKind::Case, units[0]);
+    let d = engine.decide_each(&principal, &case, at_workstation(), &Action::ALL);
+    assert_eq!(d.len(), Action::ALL.len());
+    for d in d {
+        assert!(!d.allowed, "{d:?}");
+        assert!(d.message.unwrap_or_default().contains("could not be made"));
+    }
+    // A context attribute the schema does not declare is refused too.
+    let schema = SHIPPED_SCHEMA.replace("now: Long,", "");
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    assert!(!engine.decide_each(&principal, &case, at_workstation(), &[Action::View])[0].allowed);
+    // And the shipped schema with the shipped context permits.
+    let engine = PolicyEngine::new(SHIPPED_SCHEMA, PERMIT_ALL).expect("permit-all validates");
+    assert!(engine.decide_each(&principal, &case, at_workstation(), &[Action::View])[0].allowed);
+}
+
+#[test]
+fn an_enumerated_entity_type_is_still_checked_id_by_id() {
+    // With units an enumeration, whether a request conforms depends on the
+    // unit's id, not only its type: such requests are validated each time.
+    let schema = SHIPPED_SCHEMA.replace("entity Unit;", "entity Unit enum [\"north\", \"south\"];");
+    assert_ne!(schema, SHIPPED_SCHEMA);
+    let engine = PolicyEngine::new(&schema, PERMIT_ALL).expect("permit-all validates");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let open_in = |id: &str| {
+        let unit = Resource {
+            id: id.to_owned(),
+            ..Resource::unit(units[0])
+        };
+        engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::OpenCase,
+            resource: &unit,
+            context: at_workstation(),
+        })
+    };
+    assert!(open_in("north").allowed);
+    assert!(open_in("south").allowed);
+    let d = open_in("west");
+    assert!(!d.allowed, "{d:?}");
+    assert!(d.message.unwrap_or_default().contains("could not be made"));
+}
+
+/// Many requests, a little of everything: who asks (on the team, named,
+/// the lead, a supervisor of the unit, a supervisor elsewhere, a stranger),
+/// with which roles, from where, on what (case, document by one or
+/// another author, one's own unit or another), classified and sealed how,
+/// by break-glass or not, and the actions in varying order.
+fn each_request(
+    w: &World,
+    n: usize,
+    mut visit: impl FnMut(&Principal<'_>, &Resource<'_>, RequestContext<'_>, &[Action]),
+) {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |k: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % k as u64) as usize
+    };
+    let users = [
+        w.officer,
+        w.teammate,
+        w.sergeant,
+        w.outsider_sergeant,
+        w.stranger,
+    ];
+    let roles: [&[Role]; 6] = [
+        &[Role::Officer],
+        &[Role::Detective],
+        &[Role::Supervisor],
+        &[Role::Auditor],
+        &[Role::Administrator],
+        &[Role::Supervisor, Role::Auditor],
+    ];
+    let other_unit = UnitId::new_random();
+    let team = [w.officer, w.teammate];
+    let named = [w.officer];
+    let supervisors = [w.sergeant];
+    for _ in 0..n {
+        let r = Roles::new(roles[next(roles.len())].iter().copied()).expect("roles");
+        let units = [w.unit];
+        let principal = Principal {
+            id: users[next(users.len())],
+            roles: &r,
+            units: &units,
+            on_duty: next(2) == 0,
+            training_current: next(4) != 0,
+        };
+        let resource = match next(5) {
+            0 => Resource::unit(w.unit),
+            1 => Resource::unit(other_unit),
+            k => Resource {
+                kind: match k {
+                    2 => ResourceKind::Case,
+                    3 => ResourceKind::Document { author: w.teammate },
+                    _ => ResourceKind::Document { author: w.officer },
+                },
+                id: format!("c{}", next(3)),
+                number: "2026-000123".into(),
+                unit: w.unit,
+                classification: ["case", "restricted", "administrative"][next(3)],
+                sealed: next(3) == 0,
+                lead: [Some(w.officer), None][next(2)],
+                team: &team,
+                named: &named,
+                supervisors: &supervisors,
+            },
+        };
+        let context = RequestContext {
+            channel: ["workstation", "workstation", "department_device", "offsite"][next(4)],
+            break_glass: next(3) == 0,
+            now: Timestamp::from_micros(0),
+        };
+        // Mostly what applies to the resource, sometimes anything.
+        let mut actions = match (next(5), resource.kind) {
+            (0, _) => Action::ALL.to_vec(),
+            (_, ResourceKind::Unit) => vec![Action::OpenCase],
+            (_, ResourceKind::Case) => vec![
+                Action::View,
+                Action::AddDocument,
+                Action::Manage,
+                Action::ViewProtected,
+                Action::ViewAudit,
+            ],
+            (_, ResourceKind::Document { .. }) => vec![Action::View, Action::Amend],
+        };
+        for i in (1..actions.len()).rev() {
+            actions.swap(i, next(i + 1));
+        }
+        actions.truncate(1 + next(actions.len()));
+        visit(&principal, &resource, context, &actions);
+    }
+}
+
+/// The same decision, but for the order in which Cedar reports the
+/// policies that decided (and so, where several forbids with a message
+/// decided, which message is shown).
+fn assert_same(fast: &[Decision], reference: &[Decision], what: &dyn std::fmt::Debug) {
+    assert_eq!(fast.len(), reference.len(), "{what:?}");
+    for (f, r) in fast.iter().zip(reference) {
+        assert_eq!(f.allowed, r.allowed, "{what:?}: {f:?} vs {r:?}");
+        let (mut fp, mut rp) = (f.policies.clone(), r.policies.clone());
+        fp.sort();
+        rp.sort();
+        assert_eq!(fp, rp, "{what:?}: {f:?} vs {r:?}");
+        if r.policies.len() <= 1 {
+            assert_eq!(f.message, r.message, "{what:?}");
+        } else {
+            assert_eq!(f.message.is_some(), r.message.is_some(), "{what:?}");
+        }
+    }
+}
+
+#[test]
+fn decisions_are_those_of_validating_every_request() {
+    let w = world();
+    // Scopes of every form, to exercise which policies each request is
+    // decided against: a named user, a type, an action group, a named
+    // unit, a named case.
+    let scoped = format!(
+        r#"{SHIPPED_POLICIES}
+@id("named-user-manages")
+permit (principal == Precinct::User::"{officer}", action == Precinct::Action::"manage", resource is Precinct::Case);
+@id("sealed-entries")
+@message("Entries of sealed case {{number}} are closed")
+forbid (principal is Precinct::User, action in Precinct::Action::"case_material", resource is Precinct::Document)
+when {{ resource.sealed }};
+@id("named-unit")
+permit (principal, action == Precinct::Action::"open_case", resource == Precinct::Unit::"{unit}");
+@id("named-case")
+permit (principal, action in [Precinct::Action::"view", Precinct::Action::"view_audit"], resource == Precinct::Case::"c1")
+when {{ principal.roles.contains("auditor") }};
+@id("in-named-case")
+forbid (principal, action, resource in Precinct::Case::"c2")
+unless {{ principal.on_duty }};
+@id("body-in-group")
+forbid (principal, action, resource is Precinct::Document)
+when {{ action in Precinct::Action::"case_material" && resource.classification == "administrative" && !principal.on_duty }};
+@id("is-in-named-case")
+forbid (principal is Precinct::User, action == Precinct::Action::"view", resource is Precinct::Case in Precinct::Case::"c1")
+when {{ context.break_glass }};
+"#,
+        officer = w.officer,
+        unit = w.unit,
+    );
+    for (schema, policies) in [
+        (SHIPPED_SCHEMA, SHIPPED_POLICIES),
+        (SHIPPED_SCHEMA, PERMIT_ALL),
+        (SHIPPED_SCHEMA, scoped.as_str()),
+    ] {
+        let fast = PolicyEngine::new(schema, policies).expect("policy");
+        let reference = PolicyEngine::new(schema, policies)
+            .expect("policy")
+            .validating_every_request();
+        let (mut allowed, mut denied) = (0, 0);
+        each_request(&w, 3000, |p, r, ctx, actions| {
+            let f = fast.decide_each(p, r, ctx, actions);
+            let re = reference.decide_each(p, r, ctx, actions);
+            assert_same(&f, &re, &(p, r, ctx, actions));
+            for d in &f {
+                if d.allowed {
+                    allowed += 1;
+                } else {
+                    denied += 1;
+                }
+            }
+        });
+        // The sample reaches both answers, often.
+        assert!(
+            allowed > 500 && denied > 500,
+            "{allowed} allowed, {denied} denied"
+        );
+    }
+}
+
+#[test]
+fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let slice = |action, kind| {
+        let mut ids: Vec<String> = engine.shapes[shape_index(action, kind)]
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let (case, document, unit) = (0, 1, 2);
+    let forbids = [
+        "designated-workstation-only",
+        "restricted-named-or-supervisor",
+        "sealed-named-users-only",
+        "training-current-for-restricted",
+    ];
+    assert_eq!(
+        slice(Action::View, case),
+        [
+            "break-glass",
+            forbids[0],
+            "need-to-know",
+            forbids[1],
+            forbids[2],
+            forbids[3]
+        ]
+    );
+    assert_eq!(slice(Action::View, document), slice(Action::View, case));
+    assert_eq!(
+        slice(Action::Amend, document),
+        [
+            "amend-own-or-lead",
+            forbids[0],
+            forbids[1],
+            forbids[2],
+            forbids[3]
+        ]
+    );
+    // `amend-own-or-lead` is for documents only.
+    assert_eq!(
+        slice(Action::Amend, case),
+        [forbids[0], forbids[1], forbids[2], forbids[3]]
+    );
+    assert_eq!(
+        slice(Action::ViewAudit, case),
+        ["audit-tab", forbids[0], forbids[2], forbids[3]]
+    );
+    assert_eq!(
+        slice(Action::OpenCase, unit),
+        ["open-case-at-workstation", "open-case-in-own-unit"]
+    );
+    // The forbid on opening cases names no resource type.
+    assert_eq!(slice(Action::OpenCase, case), ["open-case-at-workstation"]);
+    // Within a slice, what every request of it satisfies is gone from the
+    // scope (the shipped policy names no entity in its scopes).
+    for shape in &engine.shapes {
+        for p in shape.policies.policies() {
+            assert_eq!(p.action_constraint(), cedar_policy::ActionConstraint::Any);
+            assert_eq!(p.resource_constraint(), ResourceConstraint::Any);
+            assert_eq!(p.principal_constraint(), PrincipalConstraint::Any);
+        }
+    }
+    // No shipped policy looks up the action's groups once the scopes are
+    // settled: the action's entity is left out of every request.
+    assert!(engine.shapes.iter().all(|s| !s.needs_action));
+    // Every policy is somewhere.
+    let mut all: Vec<String> = Action::ALL
+        .into_iter()
+        .flat_map(|a| KINDS.into_iter().flat_map(move |k| slice(a, k)))
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), engine.len());
+}
+
+#[test]
+fn a_policy_that_looks_up_the_action_keeps_its_entity() {
+    let with = |body: &str| {
+        let policies = format!(
+            "@id(\"p\")\npermit (principal, action, resource is Precinct::Case) when {{ {body} }};"
+        );
+        let engine = PolicyEngine::new(SHIPPED_SCHEMA, &policies).expect(body);
+        engine.shapes[shape_index(Action::View, 0)].needs_action
+    };
+    assert!(!with("action == Precinct::Action::\"view\""));
+    assert!(!with(
+        "Precinct::Action::\"view\" != action && resource.sealed"
+    ));
+    assert!(with("action in Precinct::Action::\"case_material\""));
+    assert!(with("[action].contains(Precinct::Action::\"view\")"));
+    assert!(with(
+        "(if resource.sealed then action else action) == Precinct::Action::\"view\""
+    ));
+    // And a request decided against it sees the action's groups.
+    let engine = PolicyEngine::new(
+        SHIPPED_SCHEMA,
+        "@id(\"p\")\npermit (principal, action, resource is Precinct::Case) when { action in Precinct::Action::\"case_material\" };",
+    )
+    .expect("policy");
+    let (roles, units) = someone();
+    let principal = Principal {
+        id: UserId::new_random(),
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let case = a_case(ResourceKind::Case, units[0]);
+    let d = engine.decide_each(
+        &principal,
+        &case,
+        at_workstation(),
+        &[Action::View, Action::Manage],
+    );
+    assert!(d.iter().all(|d| d.allowed), "{d:?}");
+}
+
+#[test]
+fn only_the_attributes_a_policy_may_read_are_built() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let reads = |action, kind| {
+        let r = engine.shapes[shape_index(action, kind)].reads;
+        let mut names: Vec<&str> = ATTRS.into_iter().filter(|a| r.contains(a)).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        reads(Action::View, 0),
+        [
+            "classification",
+            "named",
+            "on_duty",
+            "roles",
+            "sealed",
+            "supervisors",
+            "team",
+            "training_current"
+        ]
+    );
+    assert_eq!(
+        reads(Action::Amend, 1),
+        [
+            "author",
+            "classification",
+            "lead",
+            "named",
+            "on_duty",
+            "sealed",
+            "supervisors",
+            "team",
+            "training_current"
+        ]
+    );
+    assert_eq!(reads(Action::OpenCase, 2), ["roles", "units"]);
+    // Accessed, indexed, tested, tested along a path: all read.
+    let read_by = |body: &str| {
+        let policies = format!("@id(\"p\")\npermit (principal, action == Precinct::Action::\"view\", resource is Precinct::Case) when {{ {body} }};");
+        let engine = PolicyEngine::new(SHIPPED_SCHEMA, &policies).expect(body);
+        let r = engine.shapes[shape_index(Action::View, 0)].reads;
+        let mut names: Vec<&str> = ATTRS.into_iter().filter(|a| r.contains(a)).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(read_by("resource.sealed"), ["sealed"]);
+    assert_eq!(
+        read_by("resource[\"sealed\"] || principal.on_duty"),
+        ["on_duty", "sealed"]
+    );
+    assert_eq!(read_by("resource has lead"), ["lead"]);
+    assert_eq!(
+        read_by("resource has number && resource.number == \"x\""),
+        ["number"]
+    );
+    assert_eq!(read_by("true"), Vec::<&str>::new());
+}

@@ -10,7 +10,6 @@ use precinct_domain::credentials::TotpSecret;
 use precinct_domain::ids::UnitId;
 use precinct_domain::org::UnitKind;
 use precinct_domain::{Fingerprint, Role, SystemClock};
-use precinct_policy::{AccessRequest, Action, Principal, RequestContext, Resource, ResourceKind};
 use precinct_server::config::ServerConfig;
 use precinct_server::service::admin::Actor;
 use precinct_server::service::Services;
@@ -172,7 +171,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
     if let Some((admin, _)) = &pg {
         pgbench(admin, a.clients, a.seconds).await;
     }
-    policy_decisions();
+    super::policy::policy_decisions();
     search(&http, &base, &bench, a.captain_rounds).await;
     store.close().await;
 }
@@ -446,7 +445,7 @@ impl Bench {
     }
 }
 
-fn uuid_hex() -> String {
+pub(super) fn uuid_hex() -> String {
     let mut b = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
     hex::encode(b)
@@ -579,66 +578,6 @@ async fn pgbench(admin: &str, clients: usize, seconds: u64) {
 }
 
 /// One decision with a realistic case: a team of six, two supervisors.
-fn policy_decisions() {
-    let engine = precinct_policy::PolicyEngine::shipped().expect("policy");
-    let roles = precinct_domain::Roles::new([Role::Detective]).expect("roles");
-    let me = precinct_domain::ids::UserId::new_random();
-    let unit = UnitId::new_random();
-    let units = [unit];
-    let mut team: Vec<_> = (0..5)
-        .map(|_| precinct_domain::ids::UserId::new_random())
-        .collect();
-    team.push(me);
-    let named = [team[0]];
-    let supervisors = [
-        precinct_domain::ids::UserId::new_random(),
-        precinct_domain::ids::UserId::new_random(),
-    ];
-    let principal = Principal {
-        id: me,
-        roles: &roles,
-        units: &units,
-        on_duty: false,
-        training_current: true,
-    };
-    let resource = Resource {
-        kind: ResourceKind::Case,
-        id: uuid_hex(),
-        number: "2026-000123".into(),
-        unit,
-        classification: "case",
-        sealed: false,
-        lead: Some(team[0]),
-        team: &team,
-        named: &named,
-        supervisors: &supervisors,
-    };
-    let mut lat = Vec::with_capacity(100_000);
-    for i in 0..100_000 {
-        let channel = if i % 2 == 0 { "workstation" } else { "offsite" };
-        let t = Instant::now();
-        let d = engine.decide(&AccessRequest {
-            principal: &principal,
-            action: Action::View,
-            resource: &resource,
-            context: RequestContext {
-                channel,
-                break_glass: false,
-                now: precinct_domain::Timestamp::from_micros(0),
-            },
-        });
-        lat.push(t.elapsed().as_secs_f64() * 1e6);
-        assert_eq!(d.allowed, i % 2 == 0);
-    }
-    lat.sort_by(f64::total_cmp);
-    println!(
-        "policy decision (Cedar, shipped policy, one thread): p50 {:.1} µs, p99 {:.1} µs, median of all {:.1} µs",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-        median(lat.clone())
-    );
-}
-
 /// Policy-filtered search, one query at a time, as the officer and as the
 /// captain (whose scope is the whole precinct).
 async fn search(http: &reqwest::Client, base: &str, b: &Bench, captain_rounds: usize) {

@@ -13,6 +13,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod cases;
+mod policy;
 
 use precinct_domain::SystemClock;
 use precinct_server::service::audit::{Origin, Outcome};
@@ -74,7 +75,7 @@ fn parse_args() -> Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: precinct-bench cases --help, or precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
+        "usage: precinct-bench cases --help, precinct-bench policy [--single-only], or precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
          [--writers 64] [--proof-log 10000000] [--proofs 10000] [--verify-rounds 3] [--only proof]"
     );
     std::process::exit(2)
@@ -175,6 +176,10 @@ async fn drop_db(d: Option<(String, String)>) {
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("cases") {
         cases::run(std::env::args().skip(2)).await;
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("policy") {
+        policy::run(std::env::args().skip(2));
         return;
     }
     let args = parse_args();

@@ -1,0 +1,166 @@
+//! `precinct-bench policy`: the policy decision alone, no database. One
+//! decision (`view`, alternately at a workstation, allowed, and off-site,
+//! denied) and a case page's five questions in one `decide_each`, over a
+//! realistic case: a team of six, two supervisors. `precinct-bench cases`
+//! runs the first as part of its report.
+
+use precinct_domain::ids::{UnitId, UserId};
+use precinct_domain::{Role, Roles, Timestamp};
+use precinct_policy::{
+    AccessRequest, Action, PolicyEngine, Principal, RequestContext, Resource, ResourceKind,
+};
+use std::time::Instant;
+
+use super::cases::uuid_hex;
+use super::{median, percentile};
+
+const DECISIONS: usize = 100_000;
+
+pub fn run(mut args: impl Iterator<Item = String>) {
+    let mut page = true;
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--single-only" => page = false,
+            _ => {
+                eprintln!("usage: precinct-bench policy [--single-only]");
+                std::process::exit(2)
+            }
+        }
+    }
+    println!(
+        "# precinct-bench policy ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    policy_decisions();
+    if page {
+        case_page();
+    }
+}
+
+struct Fixture {
+    roles: Roles,
+    me: UserId,
+    unit: UnitId,
+    units: [UnitId; 1],
+    team: Vec<UserId>,
+    named: [UserId; 1],
+    supervisors: [UserId; 2],
+    id: String,
+}
+
+fn fixture() -> Fixture {
+    let roles = Roles::new([Role::Detective]).expect("roles");
+    let me = UserId::new_random();
+    let unit = UnitId::new_random();
+    let mut team: Vec<_> = (0..5).map(|_| UserId::new_random()).collect();
+    team.push(me);
+    let named = [team[0]];
+    Fixture {
+        roles,
+        me,
+        unit,
+        units: [unit],
+        team,
+        named,
+        supervisors: [UserId::new_random(), UserId::new_random()],
+        id: uuid_hex(),
+    }
+}
+
+impl Fixture {
+    fn principal(&self) -> Principal<'_> {
+        Principal {
+            id: self.me,
+            roles: &self.roles,
+            units: &self.units,
+            on_duty: false,
+            training_current: true,
+        }
+    }
+
+    fn case(&self) -> Resource<'_> {
+        Resource {
+            kind: ResourceKind::Case,
+            id: self.id.clone(),
+            number: "2026-000123".into(),
+            unit: self.unit,
+            classification: "case",
+            sealed: false,
+            lead: Some(self.team[0]),
+            team: &self.team,
+            named: &self.named,
+            supervisors: &self.supervisors,
+        }
+    }
+}
+
+fn context(channel: &str) -> RequestContext<'_> {
+    RequestContext {
+        channel,
+        break_glass: false,
+        now: Timestamp::from_micros(0),
+    }
+}
+
+/// One decision with a realistic case: a team of six, two supervisors.
+pub fn policy_decisions() {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let f = fixture();
+    let principal = f.principal();
+    let resource = f.case();
+    let mut lat = Vec::with_capacity(DECISIONS);
+    for i in 0..DECISIONS {
+        let channel = if i % 2 == 0 { "workstation" } else { "offsite" };
+        let t = Instant::now();
+        let d = engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::View,
+            resource: &resource,
+            context: context(channel),
+        });
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(d.allowed, i % 2 == 0);
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "policy decision (Cedar, shipped policy, one thread): p50 {:.1} µs, p99 {:.1} µs, median of all {:.1} µs",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        median(lat.clone())
+    );
+}
+
+/// A case page's questions (view, and the four the page's buttons need),
+/// in one `decide_each`, at a workstation.
+fn case_page() {
+    const ASKED: [Action; 5] = [
+        Action::View,
+        Action::AddDocument,
+        Action::Manage,
+        Action::ViewProtected,
+        Action::ViewAudit,
+    ];
+    let engine = PolicyEngine::shipped().expect("policy");
+    let f = fixture();
+    let principal = f.principal();
+    let resource = f.case();
+    let rounds = DECISIONS / ASKED.len();
+    let mut lat = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let d = engine.decide_each(&principal, &resource, context("workstation"), &ASKED);
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        // The detective is on the team, not named, not the lead, not a
+        // supervisor: view and add a document, nothing else.
+        let allowed: Vec<bool> = d.iter().map(|d| d.allowed).collect();
+        assert_eq!(allowed, [true, true, false, false, false]);
+    }
+    lat.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
+    println!(
+        "case page ({} actions in one decide_each): p50 {p50:.1} µs ({:.1} µs an action), p99 {p99:.1} µs ({:.1} µs an action)",
+        ASKED.len(),
+        p50 / ASKED.len() as f64,
+        p99 / ASKED.len() as f64,
+    );
+}
