@@ -16,9 +16,9 @@ use super::{median, percentile};
 
 const DECISIONS: usize = 100_000;
 
-pub fn run(mut args: impl Iterator<Item = String>) {
+pub fn run(args: impl Iterator<Item = String>) {
     let mut page = true;
-    while let Some(flag) = args.next() {
+    for flag in args {
         match flag.as_str() {
             "--single-only" => page = false,
             _ => {
