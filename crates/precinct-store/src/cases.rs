@@ -12,6 +12,7 @@ use precinct_domain::document::{AttachmentMeta, Document, DocumentKind};
 use precinct_domain::ids::{CaseId, DocumentId, TaskId, UnitId, UserId};
 use precinct_domain::person::{CasePerson, Identity, PersonFlags, PersonRole};
 use precinct_domain::Timestamp;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -255,12 +256,18 @@ impl Store {
         Ok(number)
     }
 
-    /// Cases by id, with their members; missing ids are left out.
-    pub async fn cases(&self, ids: &[CaseId]) -> Result<Vec<Case>> {
+    /// Cases by id with their members, each row's `columns` made into a
+    /// case by `build`; missing ids are left out, in no order.
+    pub(crate) async fn cases_as(
+        &self,
+        columns: &str,
+        ids: &[CaseId],
+        build: fn(&AnyRow, Vec<CaseMember>) -> Result<Case>,
+    ) -> Result<Vec<Case>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let list = placeholders(1, chunk.len());
-            let case_sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id IN ({list})");
+            let case_sql = format!("SELECT {columns} FROM cases WHERE id IN ({list})");
             let member_sql = format!(
                 "SELECT case_id, user_id, membership, named FROM case_members WHERE case_id IN ({list})"
             );
@@ -277,12 +284,15 @@ impl Store {
             }
             for row in q.fetch_all(&self.pool).await? {
                 let id: CaseId = parse(&text(&row, "id")?)?;
-                out.push(case_from_row(
-                    &row,
-                    members.remove(&id).unwrap_or_default(),
-                )?);
+                out.push(build(&row, members.remove(&id).unwrap_or_default())?);
             }
         }
+        Ok(out)
+    }
+
+    /// Cases by id, with their members; missing ids are left out.
+    pub async fn cases(&self, ids: &[CaseId]) -> Result<Vec<Case>> {
+        let mut out = self.cases_as(CASE_COLUMNS, ids, case_from_row).await?;
         let order: HashMap<CaseId, usize> =
             ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         out.sort_by_key(|c| order.get(&c.id).copied().unwrap_or(usize::MAX));

@@ -12,13 +12,12 @@
 //! case's unit and members, and `reindex_scope` rewrites them when the
 //! members change.
 
-use precinct_domain::case::{Case, CaseMember, CaseNumber, CaseStatus, Classification, Membership};
+use precinct_domain::case::{Case, CaseMember, CaseNumber, CaseStatus, Classification};
 use precinct_domain::ids::{CaseId, UnitId, UserId};
 use precinct_domain::Timestamp;
 use sqlx::any::AnyRow;
-use std::collections::HashMap;
 
-use crate::{flag, int, parse, text, Engine, Result, Store, StoreError, WriteTx};
+use crate::{int, parse, text, Engine, Result, Store, StoreError, WriteTx};
 
 /// One row of the search index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +220,25 @@ fn hit_from_row(r: &AnyRow) -> Result<TextHit> {
 
 const HEAD_COLUMNS: &str = "id, year, seq, title, offense, status, classification, unit_id, created_by, created_at, updated_at";
 
+fn head_from_row(row: &AnyRow, members: Vec<CaseMember>) -> Result<Case> {
+    Ok(Case {
+        id: parse(&text(row, "id")?)?,
+        number: CaseNumber::new(int(row, "year")?, int(row, "seq")?)?,
+        title: text(row, "title")?,
+        offense: text(row, "offense")?,
+        status: CaseStatus::parse(&text(row, "status")?)?,
+        status_before_seal: None,
+        classification: Classification::parse(&text(row, "classification")?)?,
+        unit: parse(&text(row, "unit_id")?)?,
+        narrative: String::new(),
+        due: None,
+        members,
+        created_by: parse(&text(row, "created_by")?)?,
+        created_at: Timestamp::from_micros(int(row, "created_at")?),
+        updated_at: Timestamp::from_micros(int(row, "updated_at")?),
+    })
+}
+
 impl Store {
     /// Full-text matches within `scope`, newest first: at most `limit`
     /// rows, all before `before` (a position from an earlier batch) when
@@ -316,51 +334,7 @@ impl Store {
     /// and the due date: what a policy decision and a result line need.
     /// Missing ids are left out; the order is unspecified.
     pub async fn case_heads(&self, ids: &[CaseId]) -> Result<Vec<Case>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let list = placeholders(1, chunk.len());
-            let case_sql = format!("SELECT {HEAD_COLUMNS} FROM cases WHERE id IN ({list})");
-            let member_sql = format!(
-                "SELECT case_id, user_id, membership, named FROM case_members WHERE case_id IN ({list})"
-            );
-            let mut q = sqlx::query(&case_sql);
-            let mut m = sqlx::query(&member_sql);
-            for id in chunk {
-                q = q.bind(id.to_string());
-                m = m.bind(id.to_string());
-            }
-            let mut members: HashMap<CaseId, Vec<CaseMember>> = HashMap::new();
-            for row in m.fetch_all(&self.pool).await? {
-                members
-                    .entry(parse(&text(&row, "case_id")?)?)
-                    .or_default()
-                    .push(CaseMember {
-                        user: parse(&text(&row, "user_id")?)?,
-                        membership: Membership::parse(&text(&row, "membership")?)?,
-                        named: flag(&row, "named")?,
-                    });
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                let id: CaseId = parse(&text(&row, "id")?)?;
-                out.push(Case {
-                    id,
-                    number: CaseNumber::new(int(&row, "year")?, int(&row, "seq")?)?,
-                    title: text(&row, "title")?,
-                    offense: text(&row, "offense")?,
-                    status: CaseStatus::parse(&text(&row, "status")?)?,
-                    status_before_seal: None,
-                    classification: Classification::parse(&text(&row, "classification")?)?,
-                    unit: parse(&text(&row, "unit_id")?)?,
-                    narrative: String::new(),
-                    due: None,
-                    members: members.remove(&id).unwrap_or_default(),
-                    created_by: parse(&text(&row, "created_by")?)?,
-                    created_at: Timestamp::from_micros(int(&row, "created_at")?),
-                    updated_at: Timestamp::from_micros(int(&row, "updated_at")?),
-                });
-            }
-        }
-        Ok(out)
+        self.cases_as(HEAD_COLUMNS, ids, head_from_row).await
     }
 }
 
