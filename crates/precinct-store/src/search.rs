@@ -12,11 +12,11 @@
 //! case's unit and members, and `reindex_scope` rewrites them when the
 //! members change.
 
-use precinct_domain::case::{Case, CaseMember, CaseNumber, CaseStatus, Classification};
+use precinct_domain::case::Case;
 use precinct_domain::ids::{CaseId, UnitId, UserId};
-use precinct_domain::Timestamp;
 use sqlx::any::AnyRow;
 
+use crate::cases::case_from_row;
 use crate::{int, parse, text, Engine, Result, Store, StoreError, WriteTx};
 
 /// One row of the search index.
@@ -218,26 +218,8 @@ fn hit_from_row(r: &AnyRow) -> Result<TextHit> {
     })
 }
 
-const HEAD_COLUMNS: &str = "id, year, seq, title, offense, status, classification, unit_id, created_by, created_at, updated_at";
-
-fn head_from_row(row: &AnyRow, members: Vec<CaseMember>) -> Result<Case> {
-    Ok(Case {
-        id: parse(&text(row, "id")?)?,
-        number: CaseNumber::new(int(row, "year")?, int(row, "seq")?)?,
-        title: text(row, "title")?,
-        offense: text(row, "offense")?,
-        status: CaseStatus::parse(&text(row, "status")?)?,
-        status_before_seal: None,
-        classification: Classification::parse(&text(row, "classification")?)?,
-        unit: parse(&text(row, "unit_id")?)?,
-        narrative: String::new(),
-        due: None,
-        members,
-        created_by: parse(&text(row, "created_by")?)?,
-        created_at: Timestamp::from_micros(int(row, "created_at")?),
-        updated_at: Timestamp::from_micros(int(row, "updated_at")?),
-    })
-}
+/// A case's columns without its narrative (read as empty).
+const HEAD_COLUMNS: &str = "id, year, seq, title, offense, status, status_before_seal, classification, unit_id, '' AS narrative, due_at, created_by, created_at, updated_at";
 
 impl Store {
     /// Full-text matches within `scope`, newest first: at most `limit`
@@ -330,11 +312,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Cases by id with their members, without the narrative (left empty)
-    /// and the due date: what a policy decision and a result line need.
+    /// Cases by id with their members, without the narrative (left empty):
+    /// what a policy decision and a result line need.
     /// Missing ids are left out; the order is unspecified.
     pub async fn case_heads(&self, ids: &[CaseId]) -> Result<Vec<Case>> {
-        self.cases_as(HEAD_COLUMNS, ids, head_from_row).await
+        self.cases_as(HEAD_COLUMNS, ids, case_from_row).await
     }
 }
 
