@@ -21,7 +21,7 @@ mod pdf;
 
 pub use csv::to_csv;
 #[cfg(feature = "pdf")]
-pub use pdf::to_pdf;
+pub use pdf::{table_pdf, to_pdf};
 
 pub const BUNDLE_FORMAT: &str = "precinct-audit-bundle/1";
 

@@ -10,6 +10,7 @@ pub mod document;
 pub mod error;
 pub mod ids;
 pub mod nibrs;
+pub mod offsite;
 pub mod org;
 pub mod person;
 pub mod role;

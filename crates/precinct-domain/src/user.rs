@@ -78,6 +78,8 @@ pub struct User {
     pub locked_at: Option<Timestamp>,
     pub must_change_password: bool,
     pub mfa_enrolled: bool,
+    /// Clocked in (SPEC: policies see duty status).
+    pub on_duty: bool,
     pub created_at: Timestamp,
 }
 

@@ -135,6 +135,39 @@ pub struct RequestContext<'a> {
     pub channel: &'a str,
     pub break_glass: bool,
     pub now: Timestamp,
+    /// The enrolled department device the request comes from, or "".
+    pub device: &'a str,
+    /// The off-site grant in force for this request, if any.
+    pub grant: Option<&'a GrantContext>,
+}
+
+impl<'a> RequestContext<'a> {
+    /// A request from `channel` at `now`: no break-glass, no device, no
+    /// grant.
+    pub fn plain(channel: &'a str, now: Timestamp) -> Self {
+        Self {
+            channel,
+            break_glass: false,
+            now,
+            device: "",
+            grant: None,
+        }
+    }
+}
+
+/// An off-site grant as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantContext {
+    /// `administrative` or `off_duty_investigation`.
+    pub kind: String,
+    /// The numbers of the cases it covers.
+    pub cases: Vec<String>,
+    /// The documents it covers; empty: the whole of those cases.
+    pub documents: Vec<String>,
+    pub may_add_notes: bool,
+    /// The department device it is bound to, or "".
+    pub device: String,
+    pub ends_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -191,7 +224,8 @@ struct Shape {
 struct AttrSet(u16);
 
 /// The attributes `try_decide` gives the user and the resource.
-const ATTRS: [&str; 13] = [
+const ATTRS: [&str; 14] = [
+    "id",
     "roles",
     "units",
     "on_duty",
@@ -405,6 +439,7 @@ impl PolicyEngine {
         let user =
             |u: UserId| RestrictedExpression::new_entity_uid(uid(&self.names.user, &u.to_string()));
         let attrs = [
+            read.with("id", || RestrictedExpression::new_string(r.id.clone())),
             read.with("number", || {
                 RestrictedExpression::new_string(r.number.clone())
             }),
@@ -601,9 +636,51 @@ struct Asked<'a> {
     number: &'a str,
 }
 
-/// The context Cedar sees: always these three attributes, of these types.
+/// The context Cedar sees: always these attributes, of these types (no
+/// grant is a grant of kind `none` that covers nothing).
 fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+    let strings = |v: &[String]| {
+        RestrictedExpression::new_set(
+            v.iter()
+                .map(|s| RestrictedExpression::new_string(s.clone())),
+        )
+    };
+    let none = GrantContext {
+        kind: "none".into(),
+        cases: vec![],
+        documents: vec![],
+        may_add_notes: false,
+        device: String::new(),
+        ends_at: Timestamp::from_micros(0),
+    };
+    let g = ctx.grant.unwrap_or(&none);
+    let grant = RestrictedExpression::new_record([
+        (
+            "kind".to_owned(),
+            RestrictedExpression::new_string(g.kind.clone()),
+        ),
+        ("cases".to_owned(), strings(&g.cases)),
+        ("documents".to_owned(), strings(&g.documents)),
+        (
+            "may_add_notes".to_owned(),
+            RestrictedExpression::new_bool(g.may_add_notes),
+        ),
+        (
+            "device".to_owned(),
+            RestrictedExpression::new_string(g.device.clone()),
+        ),
+        (
+            "ends_at".to_owned(),
+            RestrictedExpression::new_long(g.ends_at.as_micros()),
+        ),
+    ])
+    .map_err(|e| PolicyError::Request(e.to_string()))?;
     Context::from_pairs([
+        (
+            "device".to_owned(),
+            RestrictedExpression::new_string(ctx.device.to_owned()),
+        ),
+        ("grant".to_owned(), grant),
         (
             "channel".to_owned(),
             RestrictedExpression::new_string(ctx.channel.to_owned()),
@@ -640,7 +717,8 @@ fn kind_index(kind: ResourceKind) -> usize {
 /// `try_decide` builds differs between requests in values only: the
 /// principal is always a `Precinct::User`, the resource's type follows from
 /// its kind, and the context is always `channel: String, break_glass: Bool,
-/// now: Long` with no entity in it (`cedar_context`). A context's type does
+/// now: Long, device: String` and a `grant` record of strings, sets of
+/// strings, a bool and a long, with no entity in it (`cedar_context`). A context's type does
 /// not depend on its values, so a sample request with fresh random ids that
 /// validates shows every request of that action and kind would (random ids
 /// validating rules out enumerated types). Where the sample is refused (the
@@ -652,11 +730,7 @@ fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize)
         return true;
     };
     let resource_type = names.of_kind(kind);
-    let sample = RequestContext {
-        channel: "workstation",
-        break_glass: false,
-        now: Timestamp::from_micros(0),
-    };
+    let sample = RequestContext::plain("workstation", Timestamp::from_micros(0));
     let Ok(context) = cedar_context(sample) else {
         return true;
     };

@@ -37,6 +37,12 @@ pub struct ServerConfig {
     /// Sequence the audit log and sign checkpoints in this process. Safe on
     /// every server of a cluster: one sequencer runs at a time.
     pub log_keeper: bool,
+    /// The SMTP server notifications are e-mailed through, if any.
+    pub mail: Option<crate::service::mail::MailSettings>,
+    /// The department's limits on off-site grants.
+    pub grant_limits: precinct_domain::offsite::GrantLimits,
+    /// Weekly off-duty hours under grants past which supervisors are warned.
+    pub weekly_hours_warning: f64,
 }
 
 impl ServerConfig {
@@ -53,6 +59,9 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             checkpoint_file: None,
             log_keeper: true,
+            mail: None,
+            grant_limits: Default::default(),
+            weekly_hours_warning: 8.0,
         }
     }
 

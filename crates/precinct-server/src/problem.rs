@@ -123,6 +123,12 @@ impl From<ServiceError> for Problem {
     }
 }
 
+impl From<precinct_domain::DomainError> for Problem {
+    fn from(e: precinct_domain::DomainError) -> Self {
+        ServiceError::Invalid(e).into()
+    }
+}
+
 impl From<JsonRejection> for Problem {
     fn from(r: JsonRejection) -> Self {
         match r {

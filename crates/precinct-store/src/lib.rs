@@ -7,6 +7,7 @@
 mod audit;
 mod case_page;
 mod cases;
+mod offsite;
 mod org;
 mod registry;
 mod rows;
@@ -18,6 +19,9 @@ mod users;
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
 pub use case_page::CaseMaterial;
 pub use cases::{BreakGlass, Line, NewCase, SealedBlob};
+pub use offsite::{
+    CustodyStep, GrantComment, GrantMark, GrantUpdate, Notification, PaperFile, PendingMail,
+};
 pub use registry::{DeviceRecord, WorkstationRecord};
 pub use search::{SearchScope, TextHit, TextKind};
 pub use seed::{CaseSeeder, SeedCase, SeedLine, SeedPerson, SeededBatch};

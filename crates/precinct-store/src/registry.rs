@@ -87,7 +87,7 @@ fn dev_from_row(row: &(impl Cols + ?Sized)) -> Result<DeviceRecord> {
     })
 }
 
-fn fk_or_unique(e: sqlx::Error, what: &'static str) -> StoreError {
+pub(crate) fn fk_or_unique(e: sqlx::Error, what: &'static str) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => StoreError::conflict_on_unique(e, what),

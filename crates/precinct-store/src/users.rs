@@ -65,7 +65,7 @@ impl std::fmt::Debug for NewUser {
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, password_hash, status, locked_at, \
-     must_change_password, totp_secret, totp_last_step, created_at";
+     must_change_password, totp_secret, totp_last_step, on_duty, created_at";
 
 /// A user row with the user's roles and units.
 fn user_record(
@@ -84,6 +84,7 @@ fn user_record(
         locked_at: opt_int(row, "locked_at")?.map(Timestamp::from_micros),
         must_change_password: flag(row, "must_change_password")?,
         mfa_enrolled: totp_secret.is_some(),
+        on_duty: flag(row, "on_duty")?,
         created_at: Timestamp::from_micros(int(row, "created_at")?),
     };
     Ok(UserRecord {

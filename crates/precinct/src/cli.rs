@@ -282,6 +282,36 @@ pub struct ServeArgs {
     #[arg(long, env = "PRECINCT_CHECKPOINT_FILE", value_name = "FILE")]
     pub checkpoint_file: Option<PathBuf>,
 
+    /// SMTP server for notification e-mail (host name); without it,
+    /// notifications are in-app only
+    #[arg(long, env = "PRECINCT_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port [default: 587]
+    #[arg(long, env = "PRECINCT_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+
+    /// SMTP transport security: none, starttls or tls [default: starttls]
+    #[arg(long, env = "PRECINCT_SMTP_SECURITY", value_name = "MODE")]
+    pub smtp_security: Option<String>,
+
+    /// Sender of notification e-mail, e.g. "Precinct <precinct@pd.example>"
+    #[arg(long, env = "PRECINCT_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+
+    /// Users are mailed at USERNAME@DOMAIN
+    #[arg(long, env = "PRECINCT_MAIL_DOMAIN", value_name = "DOMAIN")]
+    pub mail_domain: Option<String>,
+
+    /// Longest off-duty investigation grant, in hours [default: 72]
+    #[arg(long, env = "PRECINCT_GRANT_MAX_HOURS", value_name = "HOURS")]
+    pub grant_max_hours: Option<u64>,
+
+    /// Weekly off-duty hours under grants past which supervisors are
+    /// warned [default: 8]
+    #[arg(long, env = "PRECINCT_WEEKLY_HOURS_WARNING", value_name = "HOURS")]
+    pub weekly_hours_warning: Option<f64>,
+
     /// Try it out: on an empty database, first seed a fictional department
     /// (2,000 cases, as `precinct demo seed`); print how to log in as its
     /// officer, supervisor and auditor, and how to reach its cases

@@ -86,9 +86,17 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         match task {
             Task::Serve(config, demo) => {
                 create_private_dir(&data_dir)?;
+                let mailer = config
+                    .mail
+                    .as_ref()
+                    .map(precinct_server::service::mail::Mailer::new)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?;
                 let services = open(&data_dir, &database, log_key()?)
                     .await?
-                    .with_witness_file(config.checkpoint_file.clone());
+                    .with_witness_file(config.checkpoint_file.clone())
+                    .with_offsite(config.grant_limits, config.weekly_hours_warning)
+                    .with_mail(mailer);
                 serve::run(*config, services, demo).await
             }
             Task::DemoSeed(demo) => {

@@ -370,7 +370,38 @@ fn server_config(
     } else {
         args.trusted_proxies
     };
+    let mail = match (args.smtp_host, args.mail_from, args.mail_domain) {
+        (None, None, None) => None,
+        (Some(host), Some(from), Some(domain)) => {
+            let mail = precinct_server::service::mail::MailSettings {
+                host,
+                port: args.smtp_port.unwrap_or(587),
+                security: args.smtp_security.unwrap_or_else(|| "starttls".into()),
+                from,
+                domain,
+            };
+            precinct_server::service::mail::Mailer::new(&mail).map_err(|e| anyhow::anyhow!(e))?;
+            Some(mail)
+        }
+        _ => bail!("e-mail needs all three of --smtp-host, --mail-from and --mail-domain"),
+    };
+    let mut grant_limits = precinct_domain::offsite::GrantLimits::default();
+    if let Some(h) = args.grant_max_hours {
+        if !(1..=24 * 14).contains(&h) {
+            bail!("--grant-max-hours must be 1 to 336");
+        }
+        grant_limits.max_investigation = std::time::Duration::from_secs(h * 3600);
+    }
+    let weekly_hours_warning = args
+        .weekly_hours_warning
+        .unwrap_or(base.weekly_hours_warning);
+    if !(weekly_hours_warning > 0.0 && weekly_hours_warning <= 168.0) {
+        bail!("--weekly-hours-warning must be more than 0 and at most 168");
+    }
     Ok(ServerConfig {
+        mail,
+        grant_limits,
+        weekly_hours_warning,
         listen,
         database_url: database.url().clone(),
         tls,

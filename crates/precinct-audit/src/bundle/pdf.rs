@@ -40,9 +40,10 @@ pub fn to_pdf(bundle: &Bundle) -> Result<Vec<u8>, BundleError> {
 
     let first_rows = rows_fitting(y);
     let other_rows = rows_fitting(PAGE_H - MARGIN);
-    let mut rest: &[BundleEntry] = &bundle.entries;
+    let all: Vec<Vec<String>> = bundle.entries.iter().map(|e| cells(e).to_vec()).collect();
+    let mut rest: &[Vec<String>] = &all;
     let take = rest.len().min(first_rows);
-    pages[0].table(y, &rest[..take]);
+    pages[0].table(y, &COLUMNS, &rest[..take]);
     rest = &rest[take..];
     if bundle.entries.is_empty() {
         pages[0].line(
@@ -56,7 +57,7 @@ pub fn to_pdf(bundle: &Bundle) -> Result<Vec<u8>, BundleError> {
     while !rest.is_empty() {
         let take = rest.len().min(other_rows);
         let mut page = Page::new();
-        page.table(PAGE_H - MARGIN, &rest[..take]);
+        page.table(PAGE_H - MARGIN, &COLUMNS, &rest[..take]);
         pages.push(page);
         rest = &rest[take..];
     }
@@ -70,7 +71,46 @@ pub fn to_pdf(bundle: &Bundle) -> Result<Vec<u8>, BundleError> {
     for (i, page) in pages.iter_mut().enumerate() {
         page.footer(&footer, i + 1, total);
     }
-    write(pages, bundle)
+    write(pages, "Precinct audit log export", &bundle.description)
+}
+
+/// A report for people as a table: a title, a line under it, then the
+/// rows over as many landscape A4 pages as it takes (cells cut short end
+/// in an ellipsis). The columns' widths add up to at most 770 points.
+pub fn table_pdf(
+    title: &str,
+    subtitle: &str,
+    columns: &[(&str, f32)],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, BundleError> {
+    let mut first = Page::new();
+    let mut y = PAGE_H - MARGIN - 16.0;
+    first.line(BOLD, 16.0, MARGIN, y, title);
+    y -= 18.0;
+    for l in wrap(subtitle, REGULAR, 10.0, TEXT_W) {
+        first.text(REGULAR, 10.0, MARGIN, y, &l);
+        y -= 13.0;
+    }
+    y -= 8.0;
+    let mut pages = vec![first];
+    let take = rows.len().min(rows_fitting(y));
+    pages[0].table(y, columns, &rows[..take]);
+    if rows.is_empty() {
+        pages[0].line(REGULAR, 9.0, MARGIN, y - 2.0 * ROW_H, "Nothing to report.");
+    }
+    let mut rest = &rows[take..];
+    while !rest.is_empty() {
+        let take = rest.len().min(rows_fitting(PAGE_H - MARGIN));
+        let mut page = Page::new();
+        page.table(PAGE_H - MARGIN, columns, &rest[..take]);
+        pages.push(page);
+        rest = &rest[take..];
+    }
+    let total = pages.len();
+    for (i, page) in pages.iter_mut().enumerate() {
+        page.footer(title, i + 1, total);
+    }
+    write(pages, title, subtitle)
 }
 
 /// Table rows (after the header row) that fit below `top`.
@@ -79,7 +119,7 @@ fn rows_fitting(top: f32) -> usize {
     rows.saturating_sub(1)
 }
 
-fn write(pages: Vec<Page>, bundle: &Bundle) -> Result<Vec<u8>, BundleError> {
+fn write(pages: Vec<Page>, title: &str, subject: &str) -> Result<Vec<u8>, BundleError> {
     let id = |n: usize| -> Result<Ref, BundleError> {
         i32::try_from(n)
             .ok()
@@ -118,8 +158,8 @@ fn write(pages: Vec<Page>, bundle: &Bundle) -> Result<Vec<u8>, BundleError> {
             .encoding_predefined(Name(b"WinAnsiEncoding"));
     }
     pdf.document_info(info)
-        .title(TextStr("Precinct audit log export"))
-        .subject(TextStr(&bundle.description))
+        .title(TextStr(title))
+        .subject(TextStr(subject))
         .producer(TextStr("precinct-audit"));
     Ok(pdf.finish())
 }
@@ -196,15 +236,16 @@ impl Page {
     }
 
     /// A header row under `top`, then one row per entry.
-    fn table(&mut self, top: f32, entries: &[BundleEntry]) {
+    fn table(&mut self, top: f32, columns: &[(&str, f32)], rows: &[Vec<String>]) {
         let mut y = top - ROW_H;
         self.content
             .set_fill_gray(0.82)
             .rect(MARGIN, y, TEXT_W, ROW_H)
             .fill_nonzero()
             .set_fill_gray(0.0);
-        self.row(BOLD, y, COLUMNS.map(|(title, _)| title.to_owned()));
-        for (i, entry) in entries.iter().enumerate() {
+        let header: Vec<String> = columns.iter().map(|(t, _)| (*t).to_owned()).collect();
+        self.row(BOLD, y, columns, &header);
+        for (i, cells) in rows.iter().enumerate() {
             y -= ROW_H;
             if i % 2 == 1 {
                 self.content
@@ -213,7 +254,7 @@ impl Page {
                     .fill_nonzero()
                     .set_fill_gray(0.0);
             }
-            self.row(REGULAR, y, cells(entry));
+            self.row(REGULAR, y, columns, cells);
         }
         self.content
             .set_stroke_gray(0.5)
@@ -223,11 +264,11 @@ impl Page {
             .stroke();
     }
 
-    fn row(&mut self, font: Font, y: f32, cells: [String; 7]) {
+    fn row(&mut self, font: Font, y: f32, columns: &[(&str, f32)], cells: &[String]) {
         let mut x = MARGIN;
-        for ((_, w), value) in COLUMNS.iter().zip(cells) {
+        for ((_, w), value) in columns.iter().zip(cells) {
             let text = fit_bytes(
-                &win_ansi(&value),
+                &win_ansi(value),
                 font,
                 TABLE_FONT,
                 w - 2.0 * CELL_PAD,

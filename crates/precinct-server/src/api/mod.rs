@@ -8,6 +8,7 @@ mod audit;
 mod case_dto;
 mod cases;
 mod dto;
+mod offsite;
 mod session;
 
 pub use dto::*;
@@ -73,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/{id}/certificate", put(admin::device_certificate))
         .merge(audit::routes())
         .merge(cases::routes())
+        .merge(offsite::routes())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -93,6 +95,11 @@ pub fn routes() -> Router<AppState> {
         cases::break_glass, cases::add_entry, cases::add_attachment, cases::attachment_content,
         cases::amend_entry, cases::add_person, cases::change_status, cases::assign, cases::add_task,
         cases::complete_task, cases::break_glass_reviews, cases::review_break_glass, cases::offenses,
+        offsite::set_duty, offsite::correct_duty, offsite::my_grants, offsite::request_grant,
+        offsite::approval_queue, offsite::grant_reviews, offsite::get_grant, offsite::step_grant,
+        offsite::comment_grant, offsite::review_grant, offsite::notifications, offsite::read_notification,
+        offsite::incidents, offsite::work_life, offsite::offsite_report, offsite::paper_files_out,
+        offsite::register_paper_file, offsite::paper_file, offsite::check_out, offsite::check_in,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),

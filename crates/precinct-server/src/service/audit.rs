@@ -97,6 +97,11 @@ impl EventBuilder {
         self.0.object_id = Some(id.to_string());
         self
     }
+    /// The off-site grant in force for the action, if any.
+    pub fn grant(mut self, id: Option<&str>) -> Self {
+        self.0.grant_id = id.map(str::to_owned);
+        self
+    }
     pub fn reason(mut self, code: &str) -> Self {
         self.0.reason = Some(code.to_owned());
         self

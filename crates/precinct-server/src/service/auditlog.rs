@@ -123,8 +123,9 @@ pub fn read_witness(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Signs a checkpoint every second that has new events and brings the
-/// search index up to date, until `stop` changes; then once more.
+/// Signs a checkpoint every second that has new events, brings the search
+/// index up to date and makes the off-site round (reminders, review items,
+/// overdue paper files, e-mail), until `stop` changes; then once more.
 pub async fn keep_log(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -137,6 +138,9 @@ pub async fn keep_log(services: Services, mut stop: tokio::sync::watch::Receiver
         }
         if let Err(e) = services.index_search().await {
             tracing::error!(error = %e, "audit search indexing failed");
+        }
+        if let Err(e) = services.offsite_round().await {
+            tracing::error!(error = %e, "off-site reminders and reviews failed");
         }
     }
     let _ = services.sign_checkpoint().await;

@@ -51,10 +51,13 @@ pub struct Connections {
     pub team: Vec<UserId>,
     pub named: Vec<UserId>,
     pub supervisors: Vec<UserId>,
+    /// Away from a designated workstation: the asker's off-site grant that
+    /// bears on this case (`service::offsite::select_grant`), if any.
+    pub grant: Option<precinct_domain::offsite::Grant>,
 }
 
 impl Connections {
-    fn of(case: &Case, units: &HashMap<UnitId, Unit>) -> Self {
+    pub(crate) fn of(case: &Case, units: &HashMap<UnitId, Unit>) -> Self {
         Self {
             team: case.members.iter().map(|m| m.user).collect(),
             named: case
@@ -64,7 +67,15 @@ impl Connections {
                 .map(|m| m.user)
                 .collect(),
             supervisors: chain_of_command(case.unit, units),
+            grant: None,
         }
+    }
+    /// The grant an action is taken under: the one in force, if any.
+    pub fn grant_in_force(&self, now: Timestamp) -> Option<&str> {
+        self.grant
+            .as_ref()
+            .filter(|g| g.in_force(now))
+            .map(|g| g.id.as_str())
     }
     fn includes(&self, user: UserId) -> bool {
         self.team.contains(&user) || self.supervisors.contains(&user)
@@ -261,9 +272,13 @@ impl Services {
             id: asker.user.id,
             roles: &asker.user.roles,
             units: &asker.user.units,
-            on_duty: false,
+            on_duty: asker.user.on_duty,
             training_current: true,
         };
+        let grant = conn
+            .grant
+            .as_ref()
+            .map(|g| super::offsite::grant_context(g, case));
         let resource = Resource {
             kind: match document {
                 Some(d) => ResourceKind::Document { author: d.author },
@@ -286,6 +301,8 @@ impl Services {
                 channel: &asker.origin.channel,
                 break_glass,
                 now: self.clock.now(),
+                device: asker.origin.device_id.as_deref().unwrap_or(""),
+                grant: grant.as_ref(),
             },
             actions,
         )
@@ -316,10 +333,33 @@ impl Services {
         let reason = decision
             .and_then(|d| d.policies.first().cloned())
             .unwrap_or_else(|| "no_need_to_know".to_owned());
+        let grant = case.and_then(|(_, conn)| conn.grant.as_ref());
         let e = self
             .case_event(asker, action, Outcome::Denied, object.0, object.1)
+            .grant(
+                grant
+                    .filter(|g| g.in_force(self.clock.now()))
+                    .map(|g| g.id.as_str()),
+            )
             .reason(&reason)
             .build();
+        // Off-site attempts become compliance incidents, recorded with the
+        // denial (for a case that does not exist too, so that neither the
+        // answer nor its timing tells the two apart).
+        let incident = super::offsite::incident_for(
+            &asker.origin.channel,
+            decision.map(|d| d.policies.as_slice()),
+            grant,
+        );
+        if let Some(kind) = incident {
+            let case_id = case.map(|(c, _)| c.id);
+            let err = self
+                .record_incident(asker, kind, &e, case_id, grant.map(|g| g.id.as_str()))
+                .await;
+            if let Err(err) = err {
+                return err;
+            }
+        }
         let answer = match (case, decision) {
             (Some((_, conn)), Some(d))
                 if conn.includes(asker.user.id) || asker.user.roles.contains(Role::Supervisor) =>
@@ -332,6 +372,9 @@ impl Services {
             }
             _ => ServiceError::NotFound("case"),
         };
+        if incident.is_some() {
+            return answer;
+        }
         self.deny(e, answer).await
     }
 
@@ -377,7 +420,8 @@ impl Services {
             }
             Err(e) => return Err(ServiceError::from_store(e, "case")),
         };
-        let conn = Connections::of(&case, &units);
+        let mut conn = Connections::of(&case, &units);
+        conn.grant = self.offsite_grant_for(asker, case.id).await?;
         Ok((case, conn, units))
     }
 
@@ -414,15 +458,14 @@ impl Services {
                 id: asker.user.id,
                 roles: &asker.user.roles,
                 units: &asker.user.units,
-                on_duty: false,
+                on_duty: asker.user.on_duty,
                 training_current: true,
             },
             action: Action::OpenCase,
             resource: &Resource::unit(input.unit),
             context: RequestContext {
-                channel: &asker.origin.channel,
-                break_glass: false,
-                now: self.clock.now(),
+                device: asker.origin.device_id.as_deref().unwrap_or(""),
+                ..RequestContext::plain(&asker.origin.channel, self.clock.now())
             },
         });
         if !d.allowed {
@@ -572,6 +615,7 @@ impl Services {
         if !opened_by_glass {
             let e = self
                 .case_event(asker, "case.read", Outcome::Allowed, "case", id)
+                .grant(conn.grant_in_force(self.clock.now()))
                 .build();
             self.record(&[e]).await?;
         }
@@ -835,8 +879,17 @@ impl Services {
             .as_deref()
             .map(Classification::parse)
             .transpose()?;
-        let (case, _, _) = self
+        let (case, conn, _) = self
             .case_for(asker, case_id, Action::AddDocument, "document.add")
+            .await?;
+        let grant = self
+            .notes_only(
+                asker,
+                &conn,
+                "document.add",
+                case_id,
+                kind == DocumentKind::Note,
+            )
             .await?;
         let doc = Document {
             id: DocumentId::new_random(),
@@ -854,6 +907,7 @@ impl Services {
             asker,
             &doc,
             None,
+            grant.as_deref(),
             "document.add",
             format!("{} added", kind.label()),
         )
@@ -861,16 +915,19 @@ impl Services {
         Ok(doc)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn write_entry(
         &self,
         asker: Asker<'_>,
         doc: &Document,
         blob: Option<&precinct_store::SealedBlob>,
+        grant: Option<&str>,
         action: &str,
         detail: String,
     ) -> ServiceResult<()> {
         let e = self
             .case_event(asker, action, Outcome::Allowed, "document", doc.id)
+            .grant(grant)
             .build();
         self.store
             .add_document(
@@ -913,8 +970,10 @@ impl Services {
             tracing::error!("no attachment key is configured; attachments are refused");
             return Err(ServiceError::Unavailable);
         };
-        let (case, _, _) = self
+        let (case, conn, _) = self
             .case_for(asker, case_id, Action::AddDocument, "document.add")
+            .await?;
+        self.notes_only(asker, &conn, "document.add", case_id, false)
             .await?;
         let id = DocumentId::new_random();
         let sha256 = hex::encode(Sha256::digest(&input.bytes));
@@ -942,6 +1001,7 @@ impl Services {
             asker,
             &doc,
             Some(&blob),
+            None,
             "document.add",
             "Attachment added".into(),
         )
@@ -956,7 +1016,7 @@ impl Services {
         id: DocumentId,
         action: Action,
         audit_action: &str,
-    ) -> ServiceResult<(Document, Case)> {
+    ) -> ServiceResult<(Document, Case, Connections)> {
         let doc = match self.store.document(id).await {
             Ok(d) => d,
             Err(precinct_store::StoreError::NotFound) => {
@@ -974,7 +1034,8 @@ impl Services {
         };
         let units = self.units_by_id().await?;
         let case = self.store.case(doc.case_id).await.or_service("case")?;
-        let conn = Connections::of(&case, &units);
+        let mut conn = Connections::of(&case, &units);
+        conn.grant = self.offsite_grant_for(asker, case.id).await?;
         let d = self.decide_on(asker, action, &case, &conn, Some(&doc), false);
         if !d.allowed {
             return Err(self
@@ -987,7 +1048,7 @@ impl Services {
                 )
                 .await);
         }
-        Ok((doc, case))
+        Ok((doc, case, conn))
     }
 
     /// Corrects an entry: a new version that names the one it replaces;
@@ -1002,7 +1063,7 @@ impl Services {
     ) -> ServiceResult<Document> {
         let title = validate_title(title)?;
         let body = validate_text("body", body, true)?;
-        let (doc, _case) = self
+        let (doc, _, _) = self
             .entry_for(asker, id, Action::Amend, "document.amend")
             .await?;
         if doc.kind == DocumentKind::Attachment {
@@ -1031,6 +1092,7 @@ impl Services {
             asker,
             &amended,
             None,
+            None,
             "document.amend",
             format!("{} amended", amended.kind.label()),
         )
@@ -1045,9 +1107,10 @@ impl Services {
         asker: Asker<'_>,
         id: DocumentId,
     ) -> ServiceResult<(AttachmentMeta, Vec<u8>)> {
-        let (doc, _) = self
+        let (doc, _, conn) = self
             .entry_for(asker, id, Action::View, "attachment.read")
             .await?;
+        let grant = conn.grant_in_force(self.clock.now());
         let (Some(meta), Some(key)) = (doc.attachment.clone(), self.attachment_key.clone()) else {
             return Err(ServiceError::NotFound("attachment"));
         };
@@ -1060,6 +1123,7 @@ impl Services {
             Ok(bytes) => {
                 let e = self
                     .case_event(asker, "attachment.read", Outcome::Allowed, "document", id)
+                    .grant(grant)
                     .build();
                 self.record(&[e]).await?;
                 Ok((meta, bytes))
@@ -1089,7 +1153,10 @@ impl Services {
             input.phone.as_deref(),
             input.date_of_birth.as_deref(),
         )?;
-        self.case_for(asker, case_id, Action::AddDocument, "person.add")
+        let (_, conn, _) = self
+            .case_for(asker, case_id, Action::AddDocument, "person.add")
+            .await?;
+        self.notes_only(asker, &conn, "person.add", case_id, false)
             .await?;
         let person = CasePerson {
             id: PersonId::new_random(),

@@ -10,6 +10,9 @@ pub mod auditlog;
 pub mod auditor;
 pub mod cases;
 pub mod export;
+pub mod mail;
+pub mod offsite;
+pub mod records;
 pub mod vault;
 pub mod verify;
 
@@ -40,6 +43,12 @@ pub struct Services {
     pub policy: Arc<precinct_policy::PolicyEngine>,
     /// Encrypts attachments; without it attachments are refused.
     pub attachment_key: Option<Arc<vault::AttachmentKey>>,
+    /// The department's limits on off-site grants.
+    pub grant_limits: precinct_domain::offsite::GrantLimits,
+    /// Weekly off-duty hours under grants past which a supervisor is warned.
+    pub weekly_hours_warning: f64,
+    /// E-mail for notifications, when an SMTP server is configured.
+    pub mail: Option<Arc<mail::Mailer>>,
 }
 
 impl Services {
@@ -53,6 +62,9 @@ impl Services {
         Self {
             policy: Arc::new(policy),
             attachment_key: None,
+            grant_limits: Default::default(),
+            weekly_hours_warning: 8.0,
+            mail: None,
             store,
             clock,
             banned_passwords: Arc::new(banned_passwords),
@@ -75,6 +87,23 @@ impl Services {
     /// Encrypt attachments with `key`.
     pub fn with_attachment_key(mut self, key: vault::AttachmentKey) -> Self {
         self.attachment_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The department's off-site limits and work-life threshold.
+    pub fn with_offsite(
+        mut self,
+        limits: precinct_domain::offsite::GrantLimits,
+        weekly_hours_warning: f64,
+    ) -> Self {
+        self.grant_limits = limits;
+        self.weekly_hours_warning = weekly_hours_warning;
+        self
+    }
+
+    /// Send notifications' e-mail through `mailer`.
+    pub fn with_mail(mut self, mailer: Option<mail::Mailer>) -> Self {
+        self.mail = mailer.map(Arc::new);
         self
     }
 

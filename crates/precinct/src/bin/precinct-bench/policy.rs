@@ -99,6 +99,8 @@ fn context(channel: &str) -> RequestContext<'_> {
         channel,
         break_glass: false,
         now: Timestamp::from_micros(0),
+        device: "",
+        grant: None,
     }
 }
 
