@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cases/{id}/tasks", post(add_task))
         .route("/cases/{id}/tasks/{task}/complete", post(complete_task))
         .route("/documents/{id}/amendments", post(amend_entry))
+        .route("/documents/{id}", get(get_document))
         .route("/documents/{id}/content", get(attachment_content))
         .route("/break-glass", get(break_glass_reviews))
         .route("/break-glass/{id}/review", post(review_break_glass))
@@ -271,6 +272,21 @@ pub async fn add_attachment(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(DocumentOut::from(&doc))))
+}
+
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "cases", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DocumentOut), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_document(
+    State(state): State<AppState>,
+    caller: ActiveUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<DocumentOut>> {
+    let doc = state
+        .services
+        .read_document(asker(&caller), DocumentId::from_uuid(id))
+        .await?;
+    Ok(Json(DocumentOut::from(&doc)))
 }
 
 #[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "cases", params(("id" = Uuid, Path)),

@@ -92,7 +92,7 @@ pub fn routes() -> Router<AppState> {
         admin::list_devices, admin::enroll_device, admin::revoke_device, admin::device_certificate,
         audit::search_events, audit::events_csv, audit::event_proof, audit::checkpoints, audit::consistency,
         cases::list_cases, cases::open_case, cases::search_cases, cases::get_case, cases::case_by_number,
-        cases::break_glass, cases::add_entry, cases::add_attachment, cases::attachment_content,
+        cases::break_glass, cases::add_entry, cases::add_attachment, cases::get_document, cases::attachment_content,
         cases::amend_entry, cases::add_person, cases::change_status, cases::assign, cases::add_task,
         cases::complete_task, cases::break_glass_reviews, cases::review_break_glass, cases::offenses,
         offsite::set_duty, offsite::correct_duty, offsite::my_grants, offsite::request_grant,

@@ -1051,6 +1051,21 @@ impl Services {
         Ok((doc, case, conn))
     }
 
+    /// Reads one documentation entry (where an off-site grant names
+    /// documents, or covers administrative paperwork only, this is how its
+    /// holder reaches them). Recorded with the grant it was read under.
+    pub async fn read_document(&self, asker: Asker<'_>, id: DocumentId) -> ServiceResult<Document> {
+        let (doc, _, conn) = self
+            .entry_for(asker, id, Action::View, "document.read")
+            .await?;
+        let e = self
+            .case_event(asker, "document.read", Outcome::Allowed, "document", id)
+            .grant(conn.grant_in_force(self.clock.now()))
+            .build();
+        self.record(&[e]).await?;
+        Ok(doc)
+    }
+
     /// Corrects an entry: a new version that names the one it replaces;
     /// the original stays in the history. Only the latest version may be
     /// amended.
