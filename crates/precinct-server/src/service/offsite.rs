@@ -261,7 +261,6 @@ impl Services {
             .event(asker.origin, "incident.create", Outcome::Allowed)
             .object("incident", &incident.id)
             .reason(kind.as_str())
-            .grant(grant)
             .build();
         self.store
             .record_incidents(
@@ -627,16 +626,16 @@ impl Services {
             let n = page.len() as u64;
             out.extend(
                 page.into_iter()
-                    .map(|(_, e)| e)
-                    .filter(|e| e.grant_id.as_deref() == Some(grant.id.as_str())),
+                    .filter(|(_, e)| e.grant_id.as_deref() == Some(grant.id.as_str())),
             );
             if n < 1000 {
                 break;
             }
             offset += n;
         }
-        out.reverse();
-        Ok(out)
+        // In the log's order (events of one instant have no other).
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, e)| e).collect())
     }
 
     /// Takes a step on a request: approve (with conditions), deny (with a

@@ -5,7 +5,7 @@
 //! nothing, encrypted attachments and break-glass.
 
 use precinct_domain::channel::DeviceKind;
-use precinct_domain::ids::{UnitId, UserId};
+use precinct_domain::ids::{DeviceId, UnitId, UserId};
 use precinct_domain::org::UnitKind;
 use precinct_domain::{Fingerprint, Role};
 use precinct_server::service::admin::Actor;
@@ -16,21 +16,23 @@ use std::collections::HashMap;
 use crate::support::{dbtest, raw_sql, read, AppOptions, TestApp, TestDb};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ch {
+pub(crate) enum Ch {
     Workstation,
     Device,
     Offsite,
 }
 
-struct Dept {
-    app: TestApp,
-    ws: Fingerprint,
-    device: Fingerprint,
-    burglary: UnitId,
-    fraud: UnitId,
+pub(crate) struct Dept {
+    pub(crate) app: TestApp,
+    pub(crate) ws: Fingerprint,
+    pub(crate) device: Fingerprint,
+    /// The laptop the device certificate belongs to, assigned to `lead`.
+    pub(crate) device_id: DeviceId,
+    pub(crate) burglary: UnitId,
+    pub(crate) fraud: UnitId,
     /// Tokens by username.
-    tokens: HashMap<&'static str, String>,
-    ids: HashMap<&'static str, UserId>,
+    pub(crate) tokens: HashMap<&'static str, String>,
+    pub(crate) ids: HashMap<&'static str, UserId>,
 }
 
 fn random_fingerprint() -> Fingerprint {
@@ -45,7 +47,7 @@ fn random_fingerprint() -> Fingerprint {
 /// Central precinct (captain `cap`) with Burglary (sergeant `sgt`) and
 /// Fraud (sergeant `fsgt`); a workstation and a department laptop that a
 /// trusted proxy on the loopback address vouches for.
-async fn department(db: TestDb) -> Dept {
+pub(crate) async fn department(db: TestDb) -> Dept {
     let app = TestApp::spawn_with(
         db,
         AppOptions {
@@ -129,6 +131,7 @@ async fn department(db: TestDb) -> Dept {
         app,
         ws,
         device,
+        device_id: d.id,
         burglary,
         fraud,
         tokens,
@@ -137,7 +140,7 @@ async fn department(db: TestDb) -> Dept {
 }
 
 impl Dept {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -161,17 +164,17 @@ impl Dept {
         read(req.send().await.unwrap()).await
     }
 
-    async fn get(&self, path: &str, who: &str, ch: Ch) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str, who: &str, ch: Ch) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, who, ch, None).await
     }
 
-    async fn post(&self, path: &str, who: &str, ch: Ch, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, who: &str, ch: Ch, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, who, ch, Some(body))
             .await
     }
 
     /// Opens a Burglary case led by `lead` with `mate` on the team.
-    async fn open(&self, title: &str, classification: &str) -> String {
+    pub(crate) async fn open(&self, title: &str, classification: &str) -> String {
         let (status, body) = self
             .post(
                 "/api/v1/cases",

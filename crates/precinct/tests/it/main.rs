@@ -16,5 +16,6 @@ mod channel;
 mod cli;
 mod demo;
 mod input;
+mod offsite;
 mod platform;
 mod storage;
