@@ -706,6 +706,19 @@ impl Store {
         .collect()
     }
 
+    /// Claims a waiting e-mail for sending (state 4), so that of several
+    /// servers only one sends it; false if another server has it.
+    pub async fn claim_mail(&self, id: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("UPDATE notifications SET mail_state = 4 WHERE id = $1 AND mail_state = 1")
+                .bind(id.to_owned())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
     /// Records one e-mail attempt: sent, or failed (given up after
     /// `give_up` attempts: state 3).
     pub async fn mail_attempted(&self, id: &str, sent: bool, give_up: i64) -> Result<()> {

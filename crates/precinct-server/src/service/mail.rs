@@ -2,7 +2,8 @@
 //! notification is written with its e-mail marked as waiting, in the same
 //! transaction as what it is about; the log keeper's round sends what is
 //! waiting, so a slow or absent mail server never holds up a request, and
-//! an e-mail that fails is tried again (up to `GIVE_UP` times).
+//! an e-mail that fails is tried again (up to `GIVE_UP` times). Each is
+//! claimed before it is sent, so of several servers only one sends it.
 //!
 //! Messages carry no case material: who did what to which request, and a
 //! pointer to Precinct. Users' addresses are their user names at the
@@ -78,6 +79,14 @@ impl Mailer {
             }
         };
         for m in waiting {
+            match store.claim_mail(&m.id).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim an e-mail");
+                    continue;
+                }
+            }
             let sent = self.send(&m.to_name, &m.to_username, &m.message).await;
             if let Err(e) = &sent {
                 tracing::warn!(error = %e, attempts = m.attempts + 1, "an e-mail could not be sent");

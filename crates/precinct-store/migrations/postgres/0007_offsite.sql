@@ -71,7 +71,8 @@ CREATE TABLE notifications (
     message TEXT NOT NULL,
     at BIGINT NOT NULL,
     read_at BIGINT,
-    -- E-mail: 0 not wanted or not configured, 1 waiting, 2 sent.
+    -- E-mail: 0 not wanted or not configured, 1 waiting, 2 sent, 3 given
+    -- up, 4 being sent by one of the servers.
     mail_state BIGINT NOT NULL DEFAULT 0,
     mail_attempts BIGINT NOT NULL DEFAULT 0
 );

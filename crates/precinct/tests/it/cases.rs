@@ -48,10 +48,19 @@ fn random_fingerprint() -> Fingerprint {
 /// Fraud (sergeant `fsgt`); a workstation and a department laptop that a
 /// trusted proxy on the loopback address vouches for.
 pub(crate) async fn department(db: TestDb) -> Dept {
+    department_with(db, None).await
+}
+
+/// The same department, e-mailing notifications through `mail`.
+pub(crate) async fn department_with(
+    db: TestDb,
+    mail: Option<precinct_server::service::mail::MailSettings>,
+) -> Dept {
     let app = TestApp::spawn_with(
         db,
         AppOptions {
             trusted_proxies: vec!["127.0.0.1/32"],
+            mail,
             ..Default::default()
         },
     )

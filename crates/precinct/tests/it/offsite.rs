@@ -789,3 +789,124 @@ async fn duty_paper_files_and_overdue_incidents(db: TestDb) {
     );
 }
 dbtest!(duty_paper_files_and_overdue_incidents);
+
+/// A real SMTP server for the test: Python's `smtpd` (CPython 3.11),
+/// appending each message it receives to a file.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    inbox: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+const SMTP_SERVER: &str = r#"
+import asyncore, smtpd, sys, warnings
+warnings.simplefilter("ignore")
+class Inbox(smtpd.SMTPServer):
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        with open(sys.argv[2], "ab") as f:
+            f.write(b"RCPT " + " ".join(rcpttos).encode() + b"\n" + data + b"\n.\n")
+Inbox(("127.0.0.1", int(sys.argv[1])), None, decode_data=False)
+asyncore.loop()
+"#;
+
+impl SmtpServer {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args(["-c", SMTP_SERVER, &port.to_string()])
+            .arg(&inbox)
+            .spawn()
+            .expect("python3 (with the smtpd module of CPython 3.11) runs the test's SMTP server");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Self {
+                    child,
+                    port,
+                    inbox,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the test SMTP server did not start");
+    }
+
+    async fn wait_for(&self, text: &str) -> String {
+        for _ in 0..200 {
+            let got = std::fs::read_to_string(&self.inbox).unwrap_or_default();
+            if got.contains(text) {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no e-mail with {text:?} arrived");
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn supervisors_are_emailed(db: TestDb) {
+    let smtp = SmtpServer::start().await;
+    let d = crate::cases::department_with(
+        db,
+        Some(precinct_server::service::mail::MailSettings {
+            host: "127.0.0.1".into(),
+            port: smtp.port,
+            security: "none".into(),
+            from: "Precinct <precinct@pd.example>".into(),
+            domain: "pd.example".into(),
+        }),
+    )
+    .await;
+    let case = d.open("Burglary at 12 Elm Street", "case").await;
+    let (s, g) = d
+        .request("lead", Ch::Device, d.investigation(&[&case], 3600, false))
+        .await;
+    assert_eq!(s, 201, "{g}");
+    // The sergeant and the captain are told by e-mail, from the keeper's round.
+    let inbox = smtp.wait_for("RCPT cap@pd.example").await;
+    assert!(inbox.contains("RCPT sgt@pd.example"), "{inbox}");
+    assert!(
+        inbox.contains("asks to continue an investigation off duty"),
+        "{inbox}"
+    );
+    assert!(
+        !inbox.contains("Elm Street"),
+        "no case material in e-mail: {inbox}"
+    );
+    // The approval reaches the officer; the reminder comes before the end.
+    let grant = g["id"].as_str().unwrap().to_owned();
+    assert_eq!(d.step(&grant, "sgt", "approve", None).await.0, 200);
+    smtp.wait_for("RCPT lead@pd.example").await;
+    d.pass(20).await;
+    d.app.advance(Duration::from_secs(60));
+    smtp.wait_for("Your off-site grant ends at").await;
+    // Each e-mail once (a failed attempt is retried on the next round, a
+    // sent one never again).
+    for _ in 0..60 {
+        let inbox = std::fs::read_to_string(&smtp.inbox).unwrap();
+        if inbox.matches("RCPT lead@pd.example").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let inbox = std::fs::read_to_string(&smtp.inbox).unwrap();
+    assert_eq!(inbox.matches("RCPT lead@pd.example").count(), 2, "{inbox}");
+}
+dbtest!(supervisors_are_emailed);

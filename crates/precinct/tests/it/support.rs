@@ -159,6 +159,8 @@ pub struct AppOptions {
     pub witness_file: Option<std::path::PathBuf>,
     /// Run the background sequencer and signer (default: yes).
     pub log_keeper: Option<bool>,
+    /// E-mail notifications through this SMTP server.
+    pub mail: Option<precinct_server::service::mail::MailSettings>,
 }
 
 pub struct TestApp {
@@ -196,7 +198,12 @@ impl TestApp {
             precinct_policy::PolicyEngine::shipped().expect("shipped policy"),
         )
         .with_attachment_key(precinct_server::service::vault::AttachmentKey::ephemeral())
-        .with_witness_file(opts.witness_file.clone());
+        .with_witness_file(opts.witness_file.clone())
+        .with_mail(
+            opts.mail
+                .as_ref()
+                .map(|m| precinct_server::service::mail::Mailer::new(m).expect("mail settings")),
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig::for_data_dir(dir.path().to_path_buf());
         config.database_url = SecretString::from(db.url.clone());
