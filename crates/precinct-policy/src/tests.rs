@@ -681,12 +681,25 @@ fn each_request(
                 supervisors: &supervisors,
             },
         };
+        // Off-site grants of each kind, covering the case or not, on the
+        // device asked from or another, in or past their window.
+        let grant = match next(4) {
+            0 => None,
+            k => Some(crate::GrantContext {
+                kind: ["none", "administrative", "off_duty_investigation"][k - 1].into(),
+                cases: [vec![], vec!["2026-000123".to_owned()]][next(2)].clone(),
+                documents: [vec![], vec!["c1".to_owned()]][next(2)].clone(),
+                may_add_notes: next(2) == 0,
+                device: ["laptop", "phone"][next(2)].into(),
+                ends_at: Timestamp::from_micros([-1, 0, 1][next(3)]),
+            }),
+        };
         let context = RequestContext {
             channel: ["workstation", "workstation", "department_device", "offsite"][next(4)],
             break_glass: next(3) == 0,
             now: Timestamp::from_micros(0),
-            device: "",
-            grant: None,
+            device: ["", "laptop"][next(2)],
+            grant: grant.as_ref(),
         };
         // Mostly what applies to the resource, sometimes anything.
         let mut actions = match (next(5), resource.kind) {

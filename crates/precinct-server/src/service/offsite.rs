@@ -1040,13 +1040,31 @@ impl Services {
                 ),
                 now,
             );
+            let mut notify = vec![n];
+            // Past the week's threshold: the officer's supervisors are warned.
+            let hours = self.week_hours(g.requester, now).await?;
+            if hours > self.weekly_hours_warning {
+                let units = self.units_map().await?;
+                notify.extend(approvers(&requester, &units).into_iter().map(|s| {
+                    Notification::new(
+                        s,
+                        "worklife.warning",
+                        Some(&g.requester.to_string()),
+                        format!(
+                            "{} has worked {hours:.2} hours off duty under grants this week (threshold {:.0})",
+                            requester.display_name, self.weekly_hours_warning
+                        ),
+                        now,
+                    )
+                }));
+            }
             let e = self
                 .event(&system, "grant.review_open", Outcome::Allowed)
                 .object("grant", &g.id)
                 .build();
             another_server_did_it(
                 self.store
-                    .mark_grant(&g.id, GrantMark::ReviewOpened, now, &[n], mail, &[e])
+                    .mark_grant(&g.id, GrantMark::ReviewOpened, now, &notify, mail, &[e])
                     .await,
             )?;
         }
@@ -1058,6 +1076,31 @@ impl Services {
     }
 
     // ---- work-life balance ----
+
+    /// A user's active off-duty hours under investigation grants in the
+    /// week of `now`.
+    async fn week_hours(&self, user: UserId, now: Timestamp) -> ServiceResult<f64> {
+        let from = week_start(now);
+        let grants = self
+            .store
+            .grants_between(Some(&[user]), from, now.plus(Duration::from_secs(1)))
+            .await
+            .or_service("grant")?;
+        let mut times = Vec::new();
+        for g in grants
+            .iter()
+            .filter(|g| g.kind == GrantKind::OffDutyInvestigation)
+        {
+            times.extend(
+                self.accesses_under(g)
+                    .await?
+                    .iter()
+                    .map(|e| Timestamp::from_micros(e.time_us))
+                    .filter(|t| *t >= from),
+            );
+        }
+        Ok(active_hours(&times))
+    }
 
     /// Off-duty hours under grants for the asker's team (a supervisor's
     /// chain of command; an officer sees only themselves), the last `weeks`

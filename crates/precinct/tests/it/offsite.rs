@@ -910,3 +910,59 @@ async fn supervisors_are_emailed(db: TestDb) {
     assert_eq!(inbox.matches("RCPT lead@pd.example").count(), 2, "{inbox}");
 }
 dbtest!(supervisors_are_emailed);
+
+async fn work_life_warns_past_the_threshold(db: TestDb) {
+    let d = department(db).await;
+    let case = d.open("Burglary at 12 Elm Street", "case").await;
+    let path = format!("/api/v1/cases/{case}");
+    let (_, g) = d
+        .request(
+            "lead",
+            Ch::Device,
+            d.investigation(&[&case], 10 * 3600, false),
+        )
+        .await;
+    let grant = g["id"].as_str().unwrap().to_owned();
+    assert_eq!(d.step(&grant, "sgt", "approve", None).await.0, 200);
+    // An evening of reading: 34 quarter hours with an access is 8.5 hours.
+    for _ in 0..34 {
+        assert_eq!(d.get(&path, "lead", Ch::Device).await.0, 200);
+        d.pass(15).await;
+    }
+    let (_, wl) = d
+        .get("/api/v1/work-life?weeks=1", "sgt", Ch::Workstation)
+        .await;
+    let lead = wl["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["user"] == json!(d.ids["lead"]))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (lead["hours"][0].as_f64(), lead["warning"].as_bool()),
+        (Some(8.5), Some(true)),
+        "{wl}"
+    );
+    // When the grant ends, the supervisors are warned.
+    assert_eq!(d.step(&grant, "lead", "revoke", None).await.0, 200);
+    let notes = d
+        .wait_for("/api/v1/notifications", "cap", |v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["kind"] == "worklife.warning")
+        })
+        .await;
+    let warning = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "worklife.warning")
+        .unwrap();
+    assert!(
+        warning["message"].as_str().unwrap().contains("8.50 hours"),
+        "{warning}"
+    );
+}
+dbtest!(work_life_warns_past_the_threshold);
