@@ -69,6 +69,32 @@ impl Dept {
         })
     }
 
+    /// `lead`'s investigation of `case` for `seconds`, approved by `sgt`.
+    async fn approved(&self, case: &str, seconds: i64) -> String {
+        let (s, g) = self
+            .request(
+                "lead",
+                Ch::Device,
+                self.investigation(&[case], seconds, false),
+            )
+            .await;
+        assert_eq!(s, 201, "{g}");
+        let grant = g["id"].as_str().unwrap().to_owned();
+        assert_eq!(self.step(&grant, "sgt", "approve", None).await.0, 200);
+        grant
+    }
+
+    /// `lead`'s row of a work-life chart.
+    fn lead_hours(&self, chart: &Value) -> Value {
+        chart["officers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["user"] == json!(self.ids["lead"]))
+            .unwrap()
+            .clone()
+    }
+
     /// Incidents of `kind` the unit's sergeant sees for `lead`.
     async fn incidents(&self, kind: &str) -> Vec<Value> {
         let (s, list) = self.get("/api/v1/incidents", "sgt", Ch::Workstation).await;
@@ -300,13 +326,7 @@ async fn off_duty_investigation_story(db: TestDb) {
         .get("/api/v1/work-life?weeks=2", "sgt", Ch::Workstation)
         .await;
     assert_eq!(s, 200, "{wl}");
-    let lead = wl["officers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["user"] == json!(d.ids["lead"]))
-        .unwrap()
-        .clone();
+    let lead = d.lead_hours(&wl);
     assert_eq!(lead["hours"].as_array().unwrap().len(), 2);
     assert!(lead["hours"][1].as_f64().unwrap() >= 0.25, "{lead}");
     assert_eq!(lead["warning"], false);
@@ -702,15 +722,7 @@ async fn duty_paper_files_and_overdue_incidents(db: TestDb) {
         .await;
     assert_eq!(s, 403, "{b}");
     assert!(msg(&b).contains("grant"), "{b}");
-    let (_, g) = d
-        .request(
-            "lead",
-            Ch::Device,
-            d.investigation(&[&case], 2 * 3600, false),
-        )
-        .await;
-    let grant = g["id"].as_str().unwrap().to_owned();
-    d.step(&grant, "sgt", "approve", None).await;
+    let grant = d.approved(&case, 2 * 3600).await;
     let (s, b) = d
         .post(
             &out,
@@ -915,15 +927,7 @@ async fn work_life_warns_past_the_threshold(db: TestDb) {
     let d = department(db).await;
     let case = d.open("Burglary at 12 Elm Street", "case").await;
     let path = format!("/api/v1/cases/{case}");
-    let (_, g) = d
-        .request(
-            "lead",
-            Ch::Device,
-            d.investigation(&[&case], 10 * 3600, false),
-        )
-        .await;
-    let grant = g["id"].as_str().unwrap().to_owned();
-    assert_eq!(d.step(&grant, "sgt", "approve", None).await.0, 200);
+    let grant = d.approved(&case, 10 * 3600).await;
     // An evening of reading: 34 quarter hours with an access is 8.5 hours.
     for _ in 0..34 {
         assert_eq!(d.get(&path, "lead", Ch::Device).await.0, 200);
@@ -932,13 +936,7 @@ async fn work_life_warns_past_the_threshold(db: TestDb) {
     let (_, wl) = d
         .get("/api/v1/work-life?weeks=1", "sgt", Ch::Workstation)
         .await;
-    let lead = wl["officers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["user"] == json!(d.ids["lead"]))
-        .unwrap()
-        .clone();
+    let lead = d.lead_hours(&wl);
     assert_eq!(
         (lead["hours"][0].as_f64(), lead["warning"].as_bool()),
         (Some(8.5), Some(true)),
