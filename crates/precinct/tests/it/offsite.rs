@@ -836,17 +836,19 @@ impl SmtpServer {
             .arg(&inbox)
             .spawn()
             .expect("python3 (with the smtpd module of CPython 3.11) runs the test's SMTP server");
+        // Killed and waited for on drop, whatever happens next.
+        let server = Self {
+            child,
+            port,
+            inbox,
+            _dir: dir,
+        };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Self {
-                    child,
-                    port,
-                    inbox,
-                    _dir: dir,
-                };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
