@@ -24,6 +24,13 @@ pub struct ConfigFile {
     pub max_body_bytes: Option<usize>,
     pub policy_file: Option<PathBuf>,
     pub attachment_key: Option<PathBuf>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_security: Option<String>,
+    pub mail_from: Option<String>,
+    pub mail_domain: Option<String>,
+    pub grant_max_hours: Option<u64>,
+    pub weekly_hours_warning: Option<f64>,
 }
 
 impl ConfigFile {

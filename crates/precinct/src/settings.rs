@@ -370,13 +370,20 @@ fn server_config(
     } else {
         args.trusted_proxies
     };
-    let mail = match (args.smtp_host, args.mail_from, args.mail_domain) {
+    let mail = match (
+        args.smtp_host.or(file.smtp_host),
+        args.mail_from.or(file.mail_from),
+        args.mail_domain.or(file.mail_domain),
+    ) {
         (None, None, None) => None,
         (Some(host), Some(from), Some(domain)) => {
             let mail = precinct_server::service::mail::MailSettings {
                 host,
-                port: args.smtp_port.unwrap_or(587),
-                security: args.smtp_security.unwrap_or_else(|| "starttls".into()),
+                port: args.smtp_port.or(file.smtp_port).unwrap_or(587),
+                security: args
+                    .smtp_security
+                    .or(file.smtp_security)
+                    .unwrap_or_else(|| "starttls".into()),
                 from,
                 domain,
             };
@@ -386,7 +393,7 @@ fn server_config(
         _ => bail!("e-mail needs all three of --smtp-host, --mail-from and --mail-domain"),
     };
     let mut grant_limits = precinct_domain::offsite::GrantLimits::default();
-    if let Some(h) = args.grant_max_hours {
+    if let Some(h) = args.grant_max_hours.or(file.grant_max_hours) {
         if !(1..=24 * 14).contains(&h) {
             bail!("--grant-max-hours must be 1 to 336");
         }
@@ -394,6 +401,7 @@ fn server_config(
     }
     let weekly_hours_warning = args
         .weekly_hours_warning
+        .or(file.weekly_hours_warning)
         .unwrap_or(base.weekly_hours_warning);
     if !(weekly_hours_warning > 0.0 && weekly_hours_warning <= 168.0) {
         bail!("--weekly-hours-warning must be more than 0 and at most 168");
@@ -466,6 +474,45 @@ mod tests {
     /// test database URL) overrides them.
     fn environment_is_clean() -> bool {
         std::env::vars_os().all(|(k, _)| !k.to_string_lossy().starts_with("PRECINCT_"))
+    }
+
+    #[test]
+    fn mail_needs_a_host_a_sender_and_a_domain() {
+        if !environment_is_clean() {
+            return;
+        }
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["precinct", "serve"];
+            args.extend_from_slice(extra);
+            settings(&args)
+        };
+        let err = serve(&["--smtp-host", "mail.pd.example"]).unwrap_err();
+        assert!(err.to_string().contains("all three"), "{err}");
+        let err = serve(&[
+            "--smtp-host",
+            "mail.pd.example",
+            "--mail-from",
+            "not an address",
+            "--mail-domain",
+            "pd.example",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("mail.from"), "{err}");
+        let err = serve(&["--grant-max-hours", "0"]).unwrap_err();
+        assert!(err.to_string().contains("grant-max-hours"), "{err}");
+        let err = serve(&["--weekly-hours-warning=0"]).unwrap_err();
+        assert!(err.to_string().contains("weekly-hours-warning"), "{err}");
+        let ok = serve(&[
+            "--smtp-host",
+            "mail.pd.example",
+            "--mail-from",
+            "Precinct <precinct@pd.example>",
+            "--mail-domain",
+            "pd.example",
+            "--grant-max-hours",
+            "48",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]
