@@ -175,6 +175,10 @@ pub enum PolicyCommand {
         /// view, add_document, amend, manage, view_protected or view_audit
         #[arg(long, default_value = "view")]
         action: String,
+        /// With --channel department_device: the enrolled device's name
+        /// (an off-duty investigation grant works only on its own device)
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
     },
 }
 

@@ -134,9 +134,17 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 case_ref,
                 channel,
                 action,
+                device,
             }) => {
                 let services = open(&data_dir, &database, log_key()?).await?;
-                policy::explain(&services, &user, &case_ref, &channel, &action).await
+                let asked = policy::Asked {
+                    username: &user,
+                    case_ref: &case_ref,
+                    channel: &channel,
+                    action: &action,
+                    device: device.as_deref(),
+                };
+                policy::explain(&services, asked).await
             }
             Task::PkiIssue(t) => {
                 let services = open(&data_dir, &database, log_key()?).await?;

@@ -33,13 +33,23 @@ pub fn check(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn explain(
-    services: &Services,
-    username: &str,
-    case_ref: &str,
-    channel: &str,
-    action: &str,
-) -> anyhow::Result<()> {
+/// What `policy explain` is asked.
+pub struct Asked<'a> {
+    pub username: &'a str,
+    pub case_ref: &'a str,
+    pub channel: &'a str,
+    pub action: &'a str,
+    pub device: Option<&'a str>,
+}
+
+pub async fn explain(services: &Services, asked: Asked<'_>) -> anyhow::Result<()> {
+    let Asked {
+        username,
+        case_ref,
+        channel,
+        action,
+        device,
+    } = asked;
     let action = Action::parse(action).with_context(|| {
         format!("unknown action {action:?}: use view, add_document, amend, manage, view_protected or view_audit")
     })?;
@@ -62,8 +72,22 @@ pub async fn explain(
             .parse::<CaseId>()
             .map_err(|_| anyhow::anyhow!("--case must be a case number (2026-000123) or id"))?,
     };
-    let (case, d) = services
-        .explain(&user, id, action, channel)
+    let device = match device {
+        None => None,
+        Some(_) if channel != "department_device" => {
+            anyhow::bail!("--device goes with --channel department_device")
+        }
+        Some(name) => Some(
+            services
+                .store
+                .device_by_name(name)
+                .await
+                .with_context(|| format!("no device {name}"))?
+                .id,
+        ),
+    };
+    let (case, d, grant) = services
+        .explain(&user, id, action, channel, device)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
@@ -76,6 +100,15 @@ pub async fn explain(
         println!("  decided by: no policy permitted it (default deny)");
     } else {
         println!("  decided by: {}", d.policies.join(", "));
+    }
+    if let Some(g) = grant {
+        println!(
+            "  under off-site grant {} ({}, {}, ends {})",
+            g.id,
+            g.kind.as_str(),
+            g.status.as_str(),
+            g.ended_at()
+        );
     }
     if let Some(m) = d.message {
         println!("  the user is told: {m}");

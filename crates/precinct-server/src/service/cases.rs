@@ -1474,25 +1474,23 @@ impl Services {
         case_id: CaseId,
         action: Action,
         channel: &str,
-    ) -> ServiceResult<(Case, Decision)> {
+        device: Option<precinct_domain::ids::DeviceId>,
+    ) -> ServiceResult<(Case, Decision, Option<precinct_domain::offsite::Grant>)> {
         let units = self.units_by_id().await?;
         let case = self.store.case(case_id).await.or_service("case")?;
-        let conn = Connections::of(&case, &units);
+        let mut conn = Connections::of(&case, &units);
         let origin = Origin {
             channel: channel.to_owned(),
+            device_id: device.map(|d| d.to_string()),
             ..Origin::console()
         };
-        let d = self.decide_on(
-            Asker {
-                user,
-                origin: &origin,
-            },
-            action,
-            &case,
-            &conn,
-            None,
-            false,
-        );
-        Ok((case, d))
+        let asker = Asker {
+            user,
+            origin: &origin,
+        };
+        // Away from a workstation, under the user's grants as they stand.
+        conn.grant = self.offsite_grant_for(asker, case.id).await?;
+        let d = self.decide_on(asker, action, &case, &conn, None, false);
+        Ok((case, d, conn.grant))
     }
 }

@@ -219,6 +219,27 @@ async fn off_duty_investigation_story(db: TestDb) {
         "{notes}"
     );
 
+    // `policy explain` decides under the same grant, on the same device.
+    let lead_user = d.app.db.store.user(d.ids["lead"]).await.unwrap().user;
+    let case_id: precinct_domain::ids::CaseId = case.parse().unwrap();
+    let explain = |channel: &'static str, device| {
+        let (s, u) = (&d.app.services, &lead_user);
+        async move {
+            let (_, decision, grant) = s
+                .explain(u, case_id, precinct_policy::Action::View, channel, device)
+                .await
+                .unwrap();
+            (decision.allowed, grant.map(|g| g.id), decision.policies)
+        }
+    };
+    let (allowed, under, _) = explain("department_device", Some(d.device_id)).await;
+    assert_eq!((allowed, under.as_deref()), (true, Some(grant.as_str())));
+    let (allowed, _, policies) = explain("offsite", None).await;
+    assert_eq!(
+        (allowed, policies),
+        (false, vec!["off-duty-grant-device".to_owned()])
+    );
+
     // Within scope on the laptop: read, and add a note (only a note).
     let (s, body) = d.get(&path, "lead", Ch::Device).await;
     assert_eq!(s, 200, "{body}");
