@@ -313,6 +313,7 @@ async fn request_approve_access(db: TestDb, chromium: &str) {
     assert_eq!(landed(&s, |p| p == grant_path).await, grant_path);
     text_with(&s, "#grant-facts", "alibi witness calls back tonight").await;
     text_with(&s, "#grant-access", "May add notes").await;
+    text_with(&s, "#grant-device", "laptop 7 (laptop)").await;
 
     // ... and approves it with a condition, on a phone.
     s.set_window_size(390, 844).await.unwrap();
@@ -374,8 +375,24 @@ async fn request_approve_access(db: TestDb, chromium: &str) {
             .is_err(),
         "nothing was refused under it"
     );
+    s.execute(
+        "document.getElementById('grant-accesses').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     save_screenshot(
         "offsite-grant-accesses-desktop.png",
+        &s.screenshot().await.unwrap(),
+    );
+    // The team's work-life chart counts the quarter hour it was used.
+    s.goto(&app.url("/work-life")).await.unwrap();
+    text_with(&s, "#work-life-chart figcaption", "Officer olsen").await;
+    text_with(&s, "#work-life-table", "0.25").await;
+    find(&s, "#work-life-chart svg polyline").await;
+    find(&s, "#work-life-threshold").await;
+    save_screenshot(
+        "offsite-work-life-desktop.png",
         &s.screenshot().await.unwrap(),
     );
     s.close().await.unwrap();

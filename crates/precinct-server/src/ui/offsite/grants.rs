@@ -420,7 +420,16 @@ fn grant_page(
         accesses: d.accesses.as_ref().map(|list| {
             list.iter()
                 .map(|e| {
+                    // A case by its number, as the grant names it.
+                    let number = e
+                        .object_id
+                        .as_deref()
+                        .and_then(|id| id.parse::<CaseId>().ok())
+                        .and_then(|c| d.case_numbers.get(&c));
                     let object = match (&e.object_type, &e.object_id) {
+                        (Some(t), Some(_)) if t == "case" && number.is_some() => {
+                            format!("case {}", number.map_or("", String::as_str))
+                        }
                         (Some(t), Some(id)) => format!("{t} {id}"),
                         (Some(t), None) => t.clone(),
                         _ => String::new(),
@@ -454,7 +463,21 @@ async fn show_grant(
     let chrome = session.chrome.at("offsite");
     match state.services.grant_detail(asker(session), id).await {
         Ok(d) => {
-            let page = grant_page(&d, session, state.services.clock.now(), flash, failed);
+            let mut page = grant_page(&d, session, state.services.clock.now(), flash, failed);
+            // The device by its name, as its holder knows it.
+            if let Some(device) = d.grant.device {
+                match state.services.store.device(device).await {
+                    Ok(r) => page.device = format!("{} ({})", r.name, r.kind.as_str()),
+                    Err(precinct_store::StoreError::NotFound) => {}
+                    Err(e) => {
+                        return service_error_page(
+                            state,
+                            &chrome,
+                            ServiceError::from_store(e, "device"),
+                        )
+                    }
+                }
+            }
             render(status, &page)
         }
         Err(ServiceError::NotFound(_)) => not_found(&chrome),
