@@ -818,6 +818,94 @@ mod pages {
             .body
             .contains("marked read"));
 
+        // The records clerk: the file leaves the premises only under the
+        // officer's grant, and back by its end.
+        let clerk = app.onboard("clerk", &[Role::RecordsClerk]).await;
+        let clerk = page(app.login_with_mfa("clerk", &clerk.secret).await, &d.desk);
+        assert!(clerk
+            .get("/paper-files")
+            .await
+            .body
+            .contains("id=\"files-empty\""));
+        let bad = clerk
+            .post(
+                "/paper-files",
+                "/paper-files",
+                &[("case", "nope"), ("location", "Shelf B4")],
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        assert!(
+            bad.body.contains("Case: nope is not a case number"),
+            "{}",
+            bad.body
+        );
+        let registered = clerk
+            .post(
+                "/paper-files",
+                "/paper-files",
+                &[("case", &number), ("location", "Shelf B4")],
+            )
+            .await;
+        assert_eq!(registered.status, 303, "{}", registered.body);
+        let file_path = format!("/paper-files/{case_id}");
+        assert!(registered.location.starts_with(&file_path));
+        assert!(clerk
+            .get(&registered.location)
+            .await
+            .body
+            .contains("In the records room"));
+        let out = |holder: String, due: String| {
+            let clerk = &clerk;
+            let file_path = file_path.clone();
+            async move {
+                clerk
+                    .post(
+                        &file_path,
+                        &format!("{file_path}/check-out"),
+                        &[
+                            ("holder", &holder),
+                            ("due_at", &due),
+                            ("off_premises", "yes"),
+                        ],
+                    )
+                    .await
+            }
+        };
+        let stranger = out(park.id.to_string(), window_end(app, 12)).await;
+        assert_eq!(stranger.status, 403, "{}", stranger.body);
+        assert!(stranger
+            .body
+            .contains(&format!("Officer park is not on case {number}")));
+        let late = out(olsen.id.to_string(), window_end(app, 48)).await;
+        assert_eq!(late.status, 422, "{}", late.body);
+        assert!(
+            late.body
+                .contains("Due at: off the premises the file is due back by the grant"),
+            "{}",
+            late.body
+        );
+        let taken = out(olsen.id.to_string(), window_end(app, 12)).await;
+        assert_eq!(taken.status, 303, "{}", taken.body);
+        let shown = clerk.get(&file_path).await.body;
+        assert!(
+            shown.contains("With Officer olsen, off the premises"),
+            "{shown}"
+        );
+        assert!(shown.contains("Checked out") && shown.contains("id=\"check-in-form\""));
+        assert!(clerk.get("/paper-files").await.body.contains(&number));
+        let back = clerk
+            .post(&file_path, &format!("{file_path}/check-in"), &[])
+            .await;
+        assert_eq!(back.status, 303, "{}", back.body);
+        let shown = clerk.get(&file_path).await.body;
+        assert!(shown.contains("In the records room") && shown.contains("Checked in"));
+        // The officer on the case sees the history, without the clerk's
+        // forms.
+        let theirs = officer.get(&file_path).await;
+        assert_eq!(theirs.status, 200, "{}", theirs.body);
+        assert!(theirs.body.contains("Checked in") && !theirs.body.contains("check-out-form"));
+
         // The other pages answer, by role.
         assert_eq!(supervisor.get("/work-life").await.status, 200);
         assert!(supervisor
