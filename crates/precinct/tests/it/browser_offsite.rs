@@ -674,6 +674,8 @@ mod pages {
                     ("justification", "Overtime sheets for last month."),
                     ("ends_at", &window_end(app, 4)),
                     ("access", "read_only"),
+                    // Left on a device: it does not count for this kind.
+                    ("device", &d.laptop_id),
                 ],
             )
             .await;

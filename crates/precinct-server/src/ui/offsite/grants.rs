@@ -314,7 +314,12 @@ pub async fn request(
         let ends_at = typed_instant("ends_at", &draft.ends_at)?
             .ok_or_else(|| invalid("ends_at", "choose when the window ends"))?;
         let cases = resolve_cases(&state, &session, &draft.cases).await?;
-        let device = match form.opt("device") {
+        // The select starts on the requester's own device; an
+        // administrative task names none, so the choice does not count.
+        let device = match form
+            .opt("device")
+            .filter(|_| draft.kind != "administrative")
+        {
             Some(d) => Some(
                 parse_id::<DeviceId>(d).ok_or_else(|| invalid("device", "not a valid device"))?,
             ),
