@@ -1,6 +1,7 @@
 //! The HTML pages (askama templates, htmx where it helps): the login flow,
-//! the home page and administration. Handlers call the same use-cases as
-//! the JSON API; every form works as a plain POST without JavaScript.
+//! the home page, administration, cases and off-site work. Handlers call
+//! the same use-cases as the JSON API; every form works as a plain POST
+//! without JavaScript.
 
 mod account;
 mod admin;
@@ -8,6 +9,7 @@ mod audit;
 mod cases;
 mod home;
 mod login;
+mod offsite;
 mod page;
 mod session;
 
@@ -104,4 +106,27 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/break-glass", get(cases::reviews))
         .route("/break-glass/{id}/review", post(cases::review_break_glass))
+        .route("/offsite", get(offsite::index))
+        .route("/offsite/duty", post(offsite::clock))
+        .route("/offsite/grants", post(offsite::request))
+        .route("/offsite/grants/{id}", get(offsite::grant))
+        .route("/offsite/grants/{id}/steps", post(offsite::step))
+        .route("/offsite/grants/{id}/comments", post(offsite::comment))
+        .route("/offsite/grants/{id}/review", post(offsite::review))
+        .route("/offsite/queue", get(offsite::queue))
+        .route("/offsite/report", get(offsite::report))
+        .route("/offsite/report.csv", get(offsite::report_csv))
+        .route("/offsite/report.pdf", get(offsite::report_pdf))
+        .route("/notifications", get(offsite::notifications))
+        .route("/notifications/{id}/read", post(offsite::read_notification))
+        .route("/incidents", get(offsite::incidents))
+        .route("/work-life", get(offsite::work_life))
+        .route(
+            "/paper-files",
+            get(offsite::paper_files).post(offsite::register),
+        )
+        .route("/paper-files/find", get(offsite::find))
+        .route("/paper-files/{case}", get(offsite::paper_file))
+        .route("/paper-files/{case}/check-out", post(offsite::check_out))
+        .route("/paper-files/{case}/check-in", post(offsite::check_in))
 }

@@ -29,6 +29,10 @@ pub struct Chrome {
     pub active: bool,
     pub admin: bool,
     pub auditor: bool,
+    /// Decides off-site requests, sees incidents and the work-life chart.
+    pub supervisor: bool,
+    pub internal_affairs: bool,
+    pub records_clerk: bool,
     /// The navigation entry of the current page (`home`, `users`, ...).
     pub section: &'static str,
 }
@@ -43,6 +47,9 @@ impl Chrome {
             active: false,
             admin: false,
             auditor: false,
+            supervisor: false,
+            internal_affairs: false,
+            records_clerk: false,
             section: "",
         }
     }
@@ -55,6 +62,9 @@ impl Chrome {
             active: auth.session.stage == Stage::Active,
             admin: user.roles.contains(Role::Administrator),
             auditor: user.roles.contains(Role::Auditor),
+            supervisor: user.roles.contains(Role::Supervisor),
+            internal_affairs: user.roles.contains(Role::InternalAffairs),
+            records_clerk: user.roles.contains(Role::RecordsClerk),
             ..Self::anonymous(ctx)
         }
     }

@@ -38,11 +38,11 @@ use std::time::Duration;
 use crate::browser::{start_driver, Driver, CHROMIUM_ENV};
 use crate::support::{AppOptions, TestApp, TestDb, GOOD_PASSWORD};
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// A headless Chromium session; `profile` names its own user-data
 /// directory (two sessions cannot share one).
-async fn browser(driver: &Driver, chromium: &str, profile: &str) -> Client {
+pub(crate) async fn browser(driver: &Driver, chromium: &str, profile: &str) -> Client {
     let caps = json!({
         "goog:chromeOptions": {
             "binary": chromium,
@@ -92,7 +92,7 @@ impl WebDriverCompatibleCommand for DevTools {
 /// From now on the browser's requests carry what the department's proxy
 /// adds for a workstation's certificate (or, with `None`, nothing: the
 /// browser is off-site).
-async fn at_workstation(c: &Client, fingerprint: Option<&str>) {
+pub(crate) async fn at_workstation(c: &Client, fingerprint: Option<&str>) {
     let headers = match fingerprint {
         Some(fp) => json!({ "x-client-cert": fp }),
         None => json!({}),
@@ -107,7 +107,7 @@ async fn at_workstation(c: &Client, fingerprint: Option<&str>) {
     }
 }
 
-async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
@@ -115,21 +115,21 @@ async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     find(c, css).await.send_keys(text).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     find(c, css).await.click().await.unwrap();
 }
 
-async fn choose(c: &Client, css: &str, value: &str) {
+pub(crate) async fn choose(c: &Client, css: &str, value: &str) {
     find(c, css).await.select_by_value(value).await.unwrap();
 }
 
 /// Waits for an element whose text contains `needle` (the page a click
 /// started may still be loading, or the element may go stale under us).
-async fn text_with(c: &Client, css: &str, needle: &str) -> String {
+pub(crate) async fn text_with(c: &Client, css: &str, needle: &str) -> String {
     let mut last = String::new();
     for _ in 0..100 {
         if let Ok(e) = c.find(Locator::Css(css)).await {
@@ -145,13 +145,13 @@ async fn text_with(c: &Client, css: &str, needle: &str) -> String {
     panic!("{css} never said {needle:?}; it said {last:?}");
 }
 
-async fn path(c: &Client) -> String {
+pub(crate) async fn path(c: &Client) -> String {
     c.current_url().await.unwrap().path().to_owned()
 }
 
 /// Waits (up to 10 s) for the browser to land on a path that `want`
 /// accepts; returns where it is.
-async fn landed(c: &Client, want: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn landed(c: &Client, want: impl Fn(&str) -> bool) -> String {
     for _ in 0..100 {
         let p = path(c).await;
         if want(&p) {
@@ -162,7 +162,7 @@ async fn landed(c: &Client, want: impl Fn(&str) -> bool) -> String {
     path(c).await
 }
 
-fn save_screenshot(name: &str, png: &[u8]) {
+pub(crate) fn save_screenshot(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG image");
@@ -171,7 +171,7 @@ fn save_screenshot(name: &str, png: &[u8]) {
 }
 
 /// Logs in through the login page with password and a fresh TOTP code.
-async fn log_in(app: &TestApp, c: &Client, username: &str, secret: &str) {
+pub(crate) async fn log_in(app: &TestApp, c: &Client, username: &str, secret: &str) {
     c.goto(&app.url("/login")).await.unwrap();
     fill(c, "#username", username).await;
     fill(c, "#password", GOOD_PASSWORD).await;

@@ -11,6 +11,7 @@ mod auditor;
 mod auth;
 mod browser;
 mod browser_cases;
+mod browser_offsite;
 mod cases;
 mod channel;
 mod cli;
