@@ -503,6 +503,42 @@ impl Services {
         Ok(grant)
     }
 
+    /// A case number as a form names it (a request's cases, a paper file):
+    /// its id, or "not found" — for a missing case and, with
+    /// `connected_only`, for one the asker is not connected to alike. A
+    /// refusal is recorded as a refused form, not as an attempt on case
+    /// material (no compliance incident for a typo).
+    pub async fn case_by_number_for(
+        &self,
+        asker: Asker<'_>,
+        number: &str,
+        connected_only: bool,
+        action: &str,
+    ) -> ServiceResult<CaseId> {
+        let n: precinct_domain::case::CaseNumber = number.trim().parse()?;
+        let found = match self.store.case_id_by_number(n).await {
+            Ok(id) => {
+                let (_, conn, _) = self.load_case_quietly(id).await?;
+                let me = asker.user.id;
+                (!connected_only || conn.team.contains(&me) || conn.supervisors.contains(&me))
+                    .then_some(id)
+            }
+            Err(precinct_store::StoreError::NotFound) => None,
+            Err(e) => return Err(ServiceError::from_store(e, "case")),
+        };
+        match found {
+            Some(id) => Ok(id),
+            None => {
+                let e = self
+                    .event(asker.origin, action, Outcome::Denied)
+                    .object("case_number", n)
+                    .reason("no_such_case")
+                    .build();
+                Err(self.deny(e, ServiceError::NotFound("case")).await)
+            }
+        }
+    }
+
     /// A case and its connections without a policy decision or an audit
     /// event (for checks that answer "not found" either way).
     pub(crate) async fn load_case_quietly(

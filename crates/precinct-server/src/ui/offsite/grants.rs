@@ -284,7 +284,11 @@ async fn resolve_cases(
 ) -> Result<Vec<CaseId>, ServiceError> {
     let mut ids = Vec::new();
     for n in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match state.services.case_id_by_number(asker(session), n).await {
+        match state
+            .services
+            .case_by_number_for(asker(session), n, true, "grant.request")
+            .await
+        {
             Ok(id) => ids.push(id),
             Err(ServiceError::NotFound(_)) => {
                 return Err(invalid(

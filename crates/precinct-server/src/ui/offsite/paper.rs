@@ -151,7 +151,7 @@ async fn case_of(
     }
     state
         .services
-        .case_id_by_number(asker(session), number)
+        .case_by_number_for(asker(session), number, false, "paper_file.find")
         .await
         .map_err(|e| match e {
             ServiceError::NotFound(_) => {
