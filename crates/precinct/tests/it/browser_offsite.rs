@@ -520,11 +520,12 @@ mod pages {
             ends.clone(),
         ))
         .await;
+        // A case of someone else's reads exactly like one that does not exist.
         assert_eq!(not_mine.status, 422);
         assert!(
-            not_mine
-                .body
-                .contains("Cases: you may request only cases you work on."),
+            not_mine.body.contains(&format!(
+                "Cases: {north_number}: no case of yours has this number."
+            )),
             "{}",
             not_mine.body
         );
