@@ -171,7 +171,11 @@ pub async fn run(it: impl Iterator<Item = String>) {
     if let Some((admin, _)) = &pg {
         pgbench(admin, a.clients, a.seconds).await;
     }
-    super::policy::policy_decisions();
+    super::policy::policy_decisions(
+        &precinct_policy::PolicyEngine::shipped().expect("policy"),
+        "shipped policy",
+        0,
+    );
     search(&http, &base, &bench, a.captain_rounds).await;
     store.close().await;
 }

@@ -16,24 +16,42 @@ use super::{median, percentile};
 
 const DECISIONS: usize = 100_000;
 
-pub fn run(args: impl Iterator<Item = String>) {
+pub fn run(mut args: impl Iterator<Item = String>) {
+    let usage = || -> ! {
+        eprintln!("usage: precinct-bench policy [--single-only] [--baseline-policy FILE]");
+        std::process::exit(2)
+    };
     let mut page = true;
-    for flag in args {
+    let mut baseline = None;
+    while let Some(flag) = args.next() {
         match flag.as_str() {
             "--single-only" => page = false,
-            _ => {
-                eprintln!("usage: precinct-bench policy [--single-only]");
-                std::process::exit(2)
-            }
+            "--baseline-policy" => baseline = Some(args.next().unwrap_or_else(|| usage())),
+            _ => usage(),
         }
     }
     println!(
         "# precinct-bench policy ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    policy_decisions();
+    let shipped = PolicyEngine::shipped().expect("policy");
+    // Another policy file against the same schema, measured in the same
+    // run (say, the policy before a change).
+    let other = baseline.map(|path| {
+        let text = std::fs::read_to_string(&path).expect("baseline policy file");
+        let engine =
+            PolicyEngine::new(precinct_policy::SHIPPED_SCHEMA, &text).expect("baseline policy");
+        (path, engine)
+    });
+    for round in 0..3 {
+        policy_decisions(&shipped, "shipped policy", round);
+        if let Some((path, engine)) = &other {
+            policy_decisions(engine, path, round);
+        }
+    }
+    under_a_grant(&shipped);
     if page {
-        case_page();
+        case_page(&shipped);
     }
 }
 
@@ -105,8 +123,7 @@ fn context(channel: &str) -> RequestContext<'_> {
 }
 
 /// One decision with a realistic case: a team of six, two supervisors.
-pub fn policy_decisions() {
-    let engine = PolicyEngine::shipped().expect("policy");
+pub fn policy_decisions(engine: &PolicyEngine, label: &str, round: usize) {
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
@@ -125,16 +142,60 @@ pub fn policy_decisions() {
     }
     lat.sort_by(f64::total_cmp);
     println!(
-        "policy decision (Cedar, shipped policy, one thread): p50 {:.1} µs, p99 {:.1} µs, median of all {:.1} µs",
+        "policy decision (Cedar, {label}, one thread, round {}): p50 {:.1} µs, p99 {:.1} µs, median of all {:.1} µs",
+        round + 1,
         percentile(&lat, 0.50),
         percentile(&lat, 0.99),
         median(lat.clone())
     );
 }
 
+/// One decision off-site under an off-duty investigation grant: on its
+/// device (allowed) and from a personal computer (denied), alternately.
+fn under_a_grant(engine: &PolicyEngine) {
+    let f = fixture();
+    let principal = f.principal();
+    let resource = f.case();
+    let grant = precinct_policy::GrantContext {
+        kind: "off_duty_investigation".into(),
+        cases: vec!["2026-000123".into()],
+        documents: vec![],
+        may_add_notes: true,
+        device: "laptop-7".into(),
+        ends_at: Timestamp::from_micros(3_600_000_000),
+    };
+    let mut lat = Vec::with_capacity(DECISIONS);
+    for i in 0..DECISIONS {
+        let (channel, device) = if i % 2 == 0 {
+            ("department_device", "laptop-7")
+        } else {
+            ("offsite", "")
+        };
+        let t = Instant::now();
+        let d = engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::View,
+            resource: &resource,
+            context: RequestContext {
+                device,
+                grant: Some(&grant),
+                ..context(channel)
+            },
+        });
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(d.allowed, i % 2 == 0);
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "policy decision under an off-site grant (one thread): p50 {:.1} µs, p99 {:.1} µs",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+    );
+}
+
 /// A case page's questions (view, and the four the page's buttons need),
 /// in one `decide_each`, at a workstation.
-fn case_page() {
+fn case_page(engine: &PolicyEngine) {
     const ASKED: [Action; 5] = [
         Action::View,
         Action::AddDocument,
@@ -142,7 +203,6 @@ fn case_page() {
         Action::ViewProtected,
         Action::ViewAudit,
     ];
-    let engine = PolicyEngine::shipped().expect("policy");
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
