@@ -309,6 +309,73 @@ impl Services {
         ))
     }
 
+    // ---- what the off-site pages show beside the use-cases ----
+
+    /// Display names by user id, for the lists that say who.
+    pub async fn user_names(&self) -> ServiceResult<HashMap<UserId, String>> {
+        let users = self.store.list_users().await.or_service("user")?;
+        Ok(self.names_of(&users))
+    }
+
+    /// The active users, for a holder to be chosen from.
+    pub async fn active_users(&self) -> ServiceResult<Vec<User>> {
+        Ok(self
+            .store
+            .list_users()
+            .await
+            .or_service("user")?
+            .into_iter()
+            .filter(|u| u.status == precinct_domain::user::UserStatus::Active)
+            .collect())
+    }
+
+    /// Case numbers by id (numbers only: no case material).
+    pub async fn case_numbers(&self, ids: &[CaseId]) -> ServiceResult<HashMap<CaseId, String>> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .store
+            .cases(&ids)
+            .await
+            .or_service("case")?
+            .into_iter()
+            .map(|c| (c.id, c.number.to_string()))
+            .collect())
+    }
+
+    /// The department devices the asker may name in a request: enrolled,
+    /// not revoked, and assigned to the asker or to nobody.
+    pub async fn devices_for_request(
+        &self,
+        asker: Asker<'_>,
+    ) -> ServiceResult<Vec<precinct_store::DeviceRecord>> {
+        let me = asker.user.id;
+        Ok(self
+            .store
+            .list_devices()
+            .await
+            .or_service("device")?
+            .into_iter()
+            .filter(|d| d.revoked_at.is_none() && d.assigned_user_id.is_none_or(|u| u == me))
+            .collect())
+    }
+
+    /// A device as its holder knows it: `laptop 7 (laptop)`.
+    pub async fn device_label(
+        &self,
+        id: precinct_domain::ids::DeviceId,
+    ) -> ServiceResult<Option<String>> {
+        match self.store.device(id).await {
+            Ok(d) => Ok(Some(format!("{} ({})", d.name, d.kind.as_str()))),
+            Err(precinct_store::StoreError::NotFound) => Ok(None),
+            Err(e) => Err(ServiceError::from_store(e, "device")),
+        }
+    }
+
     // ---- duty ----
 
     /// Clocks the asker in or out, at a designated workstation or a

@@ -200,10 +200,9 @@ async fn offsite_page(
     // The department devices a request may name: enrolled, not revoked,
     // and assigned to the requester (or to nobody).
     let me = session.auth.user.user.id;
-    let devices = match state.services.store.list_devices().await {
+    let devices = match state.services.devices_for_request(asker(session)).await {
         Ok(list) => list
             .into_iter()
-            .filter(|d| d.revoked_at.is_none() && d.assigned_user_id.is_none_or(|u| u == me))
             .map(|d| {
                 let value = d.id.to_string();
                 Choice {
@@ -214,7 +213,7 @@ async fn offsite_page(
                 }
             })
             .collect(),
-        Err(e) => return service_error_page(state, &chrome, ServiceError::from_store(e, "device")),
+        Err(e) => return service_error_page(state, &chrome, e),
     };
     let page = OffsitePage {
         flash,
@@ -475,16 +474,10 @@ async fn show_grant(
             let mut page = grant_page(&d, session, state.services.clock.now(), flash, failed);
             // The device by its name, as its holder knows it.
             if let Some(device) = d.grant.device {
-                match state.services.store.device(device).await {
-                    Ok(r) => page.device = format!("{} ({})", r.name, r.kind.as_str()),
-                    Err(precinct_store::StoreError::NotFound) => {}
-                    Err(e) => {
-                        return service_error_page(
-                            state,
-                            &chrome,
-                            ServiceError::from_store(e, "device"),
-                        )
-                    }
+                match state.services.device_label(device).await {
+                    Ok(Some(label)) => page.device = label,
+                    Ok(None) => {}
+                    Err(e) => return service_error_page(state, &chrome, e),
                 }
             }
             render(status, &page)

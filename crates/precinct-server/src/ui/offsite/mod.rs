@@ -26,7 +26,7 @@ use super::page::Flash;
 use super::session::UiSession;
 use crate::service::auditor::parse_instant;
 use crate::service::cases::Asker;
-use crate::service::{ServiceError, ServiceResult};
+use crate::service::ServiceResult;
 use crate::state::AppState;
 
 /// The session's user, asking from the request's channel.
@@ -86,34 +86,12 @@ fn local_value(t: Timestamp) -> String {
 
 /// Display names by user id, for the lists that show who.
 async fn names(state: &AppState) -> ServiceResult<HashMap<UserId, String>> {
-    Ok(state
-        .services
-        .store
-        .list_users()
-        .await
-        .map_err(|e| ServiceError::from_store(e, "user"))?
-        .into_iter()
-        .map(|u| (u.id, u.display_name))
-        .collect())
+    state.services.user_names().await
 }
 
 /// Case numbers by id, for the lists of grants and files.
 async fn case_numbers(state: &AppState, ids: &[CaseId]) -> ServiceResult<HashMap<CaseId, String>> {
-    let mut ids = ids.to_vec();
-    ids.sort();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(state
-        .services
-        .store
-        .cases(&ids)
-        .await
-        .map_err(|e| ServiceError::from_store(e, "case"))?
-        .into_iter()
-        .map(|c| (c.id, c.number.to_string()))
-        .collect())
+    state.services.case_numbers(ids).await
 }
 
 /// The confirmation after an off-site form's POST-redirect-GET, from

@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use precinct_domain::ids::{CaseId, UserId};
-use precinct_domain::user::UserStatus;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -217,16 +216,8 @@ async fn file_page(
     let chrome = session.chrome.at("paper_files");
     let loaded = async {
         let v = state.services.paper_file_view(asker(session), case).await?;
-        let users = state
-            .services
-            .store
-            .list_users()
-            .await
-            .map_err(|e| ServiceError::from_store(e, "user"))?;
-        let names: HashMap<UserId, String> = users
-            .iter()
-            .map(|u| (u.id, u.display_name.clone()))
-            .collect();
+        let users = state.services.active_users().await?;
+        let names: HashMap<UserId, String> = state.services.user_names().await?;
         Ok::<_, ServiceError>((v, users, names))
     }
     .await;
@@ -239,10 +230,7 @@ async fn file_page(
     let f = &v.file;
     let clerk = chrome.records_clerk;
     let chosen = form.map(|f| f.get("holder").to_owned()).unwrap_or_default();
-    let mut active: Vec<_> = users
-        .into_iter()
-        .filter(|u| u.status == UserStatus::Active)
-        .collect();
+    let mut active = users;
     active.sort_by(|a, b| a.display_name.cmp(&b.display_name));
     let page = PaperFilePage {
         file: FileRow {
