@@ -759,53 +759,32 @@ impl Services {
         let allowed = match step {
             GrantStep::Approve | GrantStep::Deny | GrantStep::AskInfo => {
                 may_decide(me, &requester, &units).map_err(|e| {
-                    (
-                        e,
-                        if own {
-                            "self_approval"
-                        } else {
-                            "not_in_chain_of_command"
-                        },
-                    )
+                    let code = if own {
+                        "self_approval"
+                    } else {
+                        "not_in_chain_of_command"
+                    };
+                    (reason_of(e), code)
                 })
             }
-            GrantStep::Answer | GrantStep::Withdraw => {
-                if own {
-                    Ok(())
-                } else {
-                    Err((
-                        DomainError::invalid(
-                            "step",
-                            "only the requester answers or withdraws a request",
-                        ),
-                        "not_requester",
-                    ))
-                }
-            }
-            GrantStep::Revoke => {
-                if own || may_decide(me, &requester, &units).is_ok() {
-                    Ok(())
-                } else {
-                    Err((DomainError::invalid("step", "only the requester or a supervisor in the chain of command revokes a grant"), "not_in_chain_of_command"))
-                }
-            }
+            GrantStep::Answer | GrantStep::Withdraw if !own => Err((
+                "only the requester answers or withdraws a request".to_owned(),
+                "not_requester",
+            )),
+            GrantStep::Revoke if !own && may_decide(me, &requester, &units).is_err() => Err((
+                "only the requester or a supervisor in the chain of command revokes a grant"
+                    .to_owned(),
+                "not_in_chain_of_command",
+            )),
+            GrantStep::Answer | GrantStep::Withdraw | GrantStep::Revoke => Ok(()),
         };
-        if let Err((why, reason)) = allowed {
+        if let Err((why, code)) = allowed {
             let e = self
                 .event(asker.origin, &action, Outcome::Denied)
                 .object("grant", id)
-                .reason(reason)
+                .reason(code)
                 .build();
-            return Err(self
-                .deny(
-                    e,
-                    ServiceError::Denied(
-                        why.to_string()
-                            .split_once(": ")
-                            .map_or(why.to_string(), |(_, r)| r.to_owned()),
-                    ),
-                )
-                .await);
+            return Err(self.deny(e, ServiceError::Denied(why)).await);
         }
         if grant.kind == GrantKind::Administrative && step != GrantStep::Revoke {
             return Err(
@@ -1361,6 +1340,14 @@ impl Services {
             .build();
         self.record(&[e]).await?;
         Ok(rows)
+    }
+}
+
+/// What a domain refusal says, without its field's name.
+fn reason_of(e: DomainError) -> String {
+    match e {
+        DomainError::Invalid { reason, .. } => reason,
+        other => other.to_string(),
     }
 }
 
