@@ -179,7 +179,12 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
-async fn insert_line(tx: &mut WriteTx, case: CaseId, now: Timestamp, line: &Line) -> Result<()> {
+pub(crate) async fn insert_line(
+    tx: &mut WriteTx,
+    case: CaseId,
+    now: Timestamp,
+    line: &Line,
+) -> Result<()> {
     sqlx::query("INSERT INTO case_timeline (id, case_id, at, actor_id, what, detail) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(uuid::Uuid::now_v7().to_string())
         .bind(case.to_string())

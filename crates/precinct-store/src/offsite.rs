@@ -9,7 +9,7 @@ use precinct_domain::offsite::{Grant, GrantKind, GrantStatus, Incident, Incident
 use precinct_domain::Timestamp;
 use sqlx::any::AnyRow;
 
-use crate::cases::placeholders;
+use crate::cases::{insert_line, placeholders, Line};
 use crate::registry::fk_or_unique;
 use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError, WriteTx};
 
@@ -432,6 +432,27 @@ impl Store {
             .rows_affected();
         if changed == 0 {
             return Err(StoreError::Conflict("grant changed meanwhile"));
+        }
+        // The cases it names show it in their timelines.
+        let what = match u.to {
+            GrantStatus::Approved => Some(("grant.approved", "Off-site grant approved")),
+            GrantStatus::Revoked => Some(("grant.revoked", "Off-site grant revoked")),
+            _ => None,
+        };
+        if let Some((what, detail)) = what {
+            let cases = sqlx::query("SELECT case_id FROM grant_cases WHERE grant_id = $1")
+                .bind(id.to_owned())
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in cases {
+                let case: CaseId = parse(&text(&r, "case_id")?)?;
+                let line = Line {
+                    actor: Some(u.by),
+                    what,
+                    detail: detail.to_owned(),
+                };
+                insert_line(&mut tx, case, u.at, &line).await?;
+            }
         }
         if let Some(c) = comment {
             insert_comment(&mut tx, c).await?;
@@ -918,6 +939,21 @@ impl Store {
             });
         }
         insert_custody(&mut tx, step).await?;
+        let line = Line {
+            actor: Some(step.clerk),
+            what: if step.holder.is_some() {
+                "paper_file.check_out"
+            } else {
+                "paper_file.check_in"
+            },
+            detail: match (step.holder.is_some(), step.off_premises) {
+                (true, true) => "Paper file checked out, off the premises under an off-site grant",
+                (true, false) => "Paper file checked out",
+                (false, _) => "Paper file checked back in",
+            }
+            .to_owned(),
+        };
+        insert_line(&mut tx, step.case_id, step.at, &line).await?;
         self.commit_with(tx, events).await
     }
 

@@ -22,6 +22,20 @@ fn msg(problem: &Value) -> &str {
 }
 
 impl Dept {
+    /// What a case's timeline says happened, in order (`what` of each line).
+    async fn timeline(&self, case: &str) -> Vec<String> {
+        let (s, body) = self
+            .get(&format!("/api/v1/cases/{case}"), "lead", Ch::Workstation)
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["what"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// A UTC time as the API takes it, `seconds` from the server's now.
     fn at(&self, seconds: i64) -> String {
         let now = self.app.services.clock.now().as_micros();
@@ -455,6 +469,12 @@ async fn revocation_ends_access_at_once(db: TestDb) {
         ),
         (Some("case.read"), Some("allowed"))
     );
+    // The case's timeline shows both.
+    let lines = d.timeline(&case).await;
+    assert!(
+        lines.iter().any(|w| w == "grant.approved") && lines.iter().any(|w| w == "grant.revoked"),
+        "{lines:?}"
+    );
     // A revoked grant is not approved again.
     assert_eq!(d.step(&grant, "sgt", "approve", None).await.0, 422);
 }
@@ -813,6 +833,16 @@ async fn duty_paper_files_and_overdue_incidents(db: TestDb) {
         .collect();
     assert_eq!(steps, ["registered", "check_out", "check_in"]);
     assert_eq!(detail["custody"][1]["holder"], json!(d.ids["lead"]));
+    let lines = d.timeline(&case).await;
+    let moves: Vec<&String> = lines
+        .iter()
+        .filter(|w| w.starts_with("paper_file."))
+        .collect();
+    assert_eq!(
+        moves,
+        ["paper_file.check_out", "paper_file.check_in"],
+        "{lines:?}"
+    );
     // Someone with no connection to the case does not see its file.
     assert_eq!(
         d.get(&format!("{files}/{case}"), "fsgt", Ch::Workstation)
