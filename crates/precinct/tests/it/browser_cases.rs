@@ -420,30 +420,32 @@ async fn report_and_review(db: TestDb, chromium: &str) {
 /// cookie: refused input shown again with its message and nothing changed,
 /// CSRF, the refusal and break-glass pages, "not found" for a case out of
 /// reach, masking, status, tasks, search and the break-glass review.
-mod pages {
+pub(crate) mod pages {
     use super::*;
     use crate::support::dbtest;
 
-    /// A browser session at desk 4 (through the trusted proxy).
-    struct Page<'a> {
-        app: &'a TestApp,
-        token: String,
-        fingerprint: &'a str,
+    /// A page request as a browser session sends it: the session cookie,
+    /// the channel's certificate header (from the trusted proxy),
+    /// `text/html`.
+    pub(crate) struct Page<'a> {
+        pub(crate) app: &'a TestApp,
+        pub(crate) token: String,
+        pub(crate) fingerprint: &'a str,
     }
 
-    struct Answer {
-        status: u16,
-        body: String,
-        location: String,
+    pub(crate) struct Answer {
+        pub(crate) status: u16,
+        pub(crate) body: String,
+        pub(crate) location: String,
     }
 
     impl Page<'_> {
-        fn req(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        pub(crate) fn req(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
             r.header("cookie", format!("precinct_session={}", self.token))
                 .header("x-client-cert", self.fingerprint)
                 .header("accept", "text/html")
         }
-        async fn answer(r: reqwest::RequestBuilder) -> Answer {
+        pub(crate) async fn answer(r: reqwest::RequestBuilder) -> Answer {
             let res = r.send().await.unwrap();
             let status = res.status().as_u16();
             let location = res
@@ -457,11 +459,11 @@ mod pages {
                 body: res.text().await.unwrap(),
             }
         }
-        async fn get(&self, path: &str) -> Answer {
+        pub(crate) async fn get(&self, path: &str) -> Answer {
             Self::answer(self.req(self.app.http.get(self.app.url(path)))).await
         }
         /// Posts a form with the session's CSRF token, read from `from`.
-        async fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+        pub(crate) async fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
             let page = self.get(from).await.body;
             let csrf = page
                 .split("name=\"csrf\" value=\"")

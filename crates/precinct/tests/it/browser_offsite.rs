@@ -32,57 +32,7 @@ use crate::browser_cases::{
 };
 use crate::support::{AppOptions, Onboarded, TestApp, TestDb};
 
-/// A page request as a browser session sends it: the session cookie, the
-/// channel's certificate header (from the trusted proxy), `text/html`.
-struct Page<'a> {
-    app: &'a TestApp,
-    token: String,
-    fingerprint: &'a str,
-}
-
-struct Answer {
-    status: u16,
-    body: String,
-    location: String,
-}
-
-impl Page<'_> {
-    fn req(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        r.header("cookie", format!("precinct_session={}", self.token))
-            .header("x-client-cert", self.fingerprint)
-            .header("accept", "text/html")
-    }
-    async fn answer(r: reqwest::RequestBuilder) -> Answer {
-        let res = r.send().await.unwrap();
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        Answer {
-            status,
-            location,
-            body: res.text().await.unwrap(),
-        }
-    }
-    async fn get(&self, path: &str) -> Answer {
-        Self::answer(self.req(self.app.http.get(self.app.url(path)))).await
-    }
-    /// Posts a form with the session's CSRF token, read from `from`.
-    async fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
-        let page = self.get(from).await.body;
-        let csrf = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("a CSRF field")
-            .to_owned();
-        let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
-        form.extend_from_slice(fields);
-        Self::answer(self.req(self.app.http.post(self.app.url(path)).form(&form))).await
-    }
-}
+use crate::browser_cases::pages::Page;
 
 /// A department: a precinct with a supervisor, a designated workstation
 /// (desk 4) and a department laptop enrolled for the officer.
