@@ -19,7 +19,7 @@ mod csv;
 #[cfg(feature = "pdf")]
 mod pdf;
 
-pub use csv::to_csv;
+pub use csv::{row as csv_row, to_csv};
 #[cfg(feature = "pdf")]
 pub use pdf::{table_pdf, to_pdf};
 

@@ -645,15 +645,15 @@ fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
                 .map(|s| RestrictedExpression::new_string(s.clone())),
         )
     };
-    let none = GrantContext {
+    static NONE: std::sync::LazyLock<GrantContext> = std::sync::LazyLock::new(|| GrantContext {
         kind: "none".into(),
         cases: vec![],
         documents: vec![],
         may_add_notes: false,
         device: String::new(),
         ends_at: Timestamp::from_micros(0),
-    };
-    let g = ctx.grant.unwrap_or(&none);
+    });
+    let g = ctx.grant.unwrap_or(&NONE);
     let grant = RestrictedExpression::new_record([
         (
             "kind".to_owned(),

@@ -87,6 +87,10 @@ pub struct CustodyStep {
     pub grant_id: Option<String>,
 }
 
+const PAPER_SELECT: &str =
+    "SELECT case_id, location, holder, checked_out_at, due_at, off_premises, \
+     grant_id, overdue_flagged FROM paper_files";
+
 const GRANT_COLUMNS: &str = "id, kind, requester, status, justification, starts_at, ends_at, \
      may_add_notes, device_id, decided_by, decided_at, decision_note, revoked_by, revoked_at, \
      reminded, reviewed_at, created_at";
@@ -201,6 +205,24 @@ async fn insert_notifications(tx: &mut WriteTx, ns: &[Notification], mail: bool)
         .await
         .map_err(|e| fk_or_unique(e, "notification"))?;
     }
+    Ok(())
+}
+
+async fn insert_incident(tx: &mut WriteTx, i: &Incident) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO incidents (id, kind, user_id, at, audit_event_id, case_id, grant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(i.id.clone())
+    .bind(i.kind.as_str())
+    .bind(i.user.to_string())
+    .bind(i.at.as_micros())
+    .bind(i.audit_event_id.clone())
+    .bind(i.case_id.map(|c| c.to_string()))
+    .bind(i.grant_id.clone())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| fk_or_unique(e, "incident"))?;
     Ok(())
 }
 
@@ -405,27 +427,30 @@ impl Store {
         events: &[AuditEvent],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let sql = match u.to {
-            GrantStatus::Approved | GrantStatus::Denied => {
+        let id = id.to_owned();
+        let q = match u.to {
+            GrantStatus::Approved | GrantStatus::Denied => sqlx::query(
                 "UPDATE grants SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 \
-                 WHERE id = $5 AND status = $6"
-            }
-            GrantStatus::Revoked => {
-                "UPDATE grants SET status = $1, revoked_by = $2, revoked_at = $3, \
-                 decision_note = COALESCE(decision_note, $4) WHERE id = $5 AND status = $6"
-            }
-            // Asking, answering, withdrawing: the thread says who and why.
-            _ => {
-                "UPDATE grants SET status = $1 WHERE $2 <> '' AND $3 >= 0 AND ($4 IS NULL OR $4 <> '') \
-                 AND id = $5 AND status = $6"
-            }
-        };
-        let changed = sqlx::query(sql)
+                 WHERE id = $5 AND status = $6",
+            )
             .bind(u.to.as_str())
             .bind(u.by.to_string())
             .bind(u.at.as_micros())
-            .bind(u.note.clone())
-            .bind(id.to_owned())
+            .bind(u.note.clone()),
+            GrantStatus::Revoked => sqlx::query(
+                "UPDATE grants SET status = $1, revoked_by = $2, revoked_at = $3, \
+                 decision_note = COALESCE(decision_note, $4) WHERE id = $5 AND status = $6",
+            )
+            .bind(u.to.as_str())
+            .bind(u.by.to_string())
+            .bind(u.at.as_micros())
+            .bind(u.note.clone()),
+            // Asking, answering, withdrawing: the thread says who and why.
+            _ => sqlx::query("UPDATE grants SET status = $1 WHERE id = $2 AND status = $3")
+                .bind(u.to.as_str()),
+        };
+        let changed = q
+            .bind(id.clone())
             .bind(u.from.as_str())
             .execute(&mut *tx)
             .await?
@@ -441,7 +466,7 @@ impl Store {
         };
         if let Some((what, detail)) = what {
             let cases = sqlx::query("SELECT case_id FROM grant_cases WHERE grant_id = $1")
-                .bind(id.to_owned())
+                .bind(id.clone())
                 .fetch_all(&mut *tx)
                 .await?;
             for r in cases {
@@ -621,21 +646,23 @@ impl Store {
         events: &[AuditEvent],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let sql = match column {
-            GrantMark::Reminded => "UPDATE grants SET reminded = 1 WHERE id = $1 AND reminded = 0 AND $2 > 0",
-            GrantMark::ReviewOpened => {
-                "UPDATE grants SET review_opened = 1 WHERE id = $1 AND review_opened = 0 AND $2 > 0"
+        let q = match column {
+            GrantMark::Reminded => {
+                sqlx::query("UPDATE grants SET reminded = 1 WHERE id = $1 AND reminded = 0")
             }
-            GrantMark::Reviewed => {
-                "UPDATE grants SET reviewed_at = $2 WHERE id = $1 AND review_opened = 1 AND reviewed_at IS NULL"
-            }
+            GrantMark::ReviewOpened => sqlx::query(
+                "UPDATE grants SET review_opened = 1 WHERE id = $1 AND review_opened = 0",
+            ),
+            GrantMark::Reviewed => sqlx::query(
+                "UPDATE grants SET reviewed_at = $2 WHERE id = $1 AND review_opened = 1 AND reviewed_at IS NULL",
+            ),
+        }
+        .bind(id.to_owned());
+        let q = match column {
+            GrantMark::Reviewed => q.bind(at.as_micros()),
+            _ => q,
         };
-        let changed = sqlx::query(sql)
-            .bind(id.to_owned())
-            .bind(at.as_micros())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let changed = q.execute(&mut *tx).await?.rows_affected();
         if changed == 0 {
             return Err(StoreError::Conflict("grant changed meanwhile"));
         }
@@ -769,20 +796,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for i in incidents {
-            sqlx::query(
-                "INSERT INTO incidents (id, kind, user_id, at, audit_event_id, case_id, grant_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(i.id.clone())
-            .bind(i.kind.as_str())
-            .bind(i.user.to_string())
-            .bind(i.at.as_micros())
-            .bind(i.audit_event_id.clone())
-            .bind(i.case_id.map(|c| c.to_string()))
-            .bind(i.grant_id.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| fk_or_unique(e, "incident"))?;
+            insert_incident(&mut tx, i).await?;
         }
         insert_notifications(&mut tx, notify, mail).await?;
         self.commit_with(tx, events).await
@@ -820,23 +834,19 @@ impl Store {
     // ---- paper files ----
 
     pub async fn paper_file(&self, case: CaseId) -> Result<PaperFile> {
-        let r = sqlx::query(
-            "SELECT case_id, location, holder, checked_out_at, due_at, off_premises, grant_id, overdue_flagged \
-             FROM paper_files WHERE case_id = $1",
-        )
-        .bind(case.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(&format!("{PAPER_SELECT} WHERE case_id = $1"))
+            .bind(case.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         paper_file(&r)
     }
 
     /// Paper files checked out, soonest due first.
     pub async fn paper_files_out(&self) -> Result<Vec<PaperFile>> {
-        sqlx::query(
-            "SELECT case_id, location, holder, checked_out_at, due_at, off_premises, grant_id, overdue_flagged \
-             FROM paper_files WHERE holder IS NOT NULL ORDER BY due_at LIMIT 1000",
-        )
+        sqlx::query(&format!(
+            "{PAPER_SELECT} WHERE holder IS NOT NULL ORDER BY due_at LIMIT 1000"
+        ))
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -959,10 +969,9 @@ impl Store {
 
     /// Paper files past due by `now` and not yet flagged.
     pub async fn overdue_paper_files(&self, now: Timestamp) -> Result<Vec<PaperFile>> {
-        sqlx::query(
-            "SELECT case_id, location, holder, checked_out_at, due_at, off_premises, grant_id, overdue_flagged \
-             FROM paper_files WHERE holder IS NOT NULL AND due_at <= $1 AND overdue_flagged = 0",
-        )
+        sqlx::query(&format!(
+            "{PAPER_SELECT} WHERE holder IS NOT NULL AND due_at <= $1 AND overdue_flagged = 0"
+        ))
         .bind(now.as_micros())
         .fetch_all(&self.pool)
         .await?
@@ -991,19 +1000,7 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::Conflict("paper file changed meanwhile"));
         }
-        sqlx::query(
-            "INSERT INTO incidents (id, kind, user_id, at, audit_event_id, case_id, grant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(incident.id.clone())
-        .bind(incident.kind.as_str())
-        .bind(incident.user.to_string())
-        .bind(incident.at.as_micros())
-        .bind(incident.audit_event_id.clone())
-        .bind(incident.case_id.map(|c| c.to_string()))
-        .bind(incident.grant_id.clone())
-        .execute(&mut *tx)
-        .await?;
+        insert_incident(&mut tx, incident).await?;
         insert_notifications(&mut tx, notify, mail).await?;
         self.commit_with(tx, events).await
     }

@@ -57,7 +57,9 @@ pub fn to_csv(bundle: &Bundle) -> String {
     out
 }
 
-fn row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
+/// One RFC 4180 row (CRLF), each cell quoted where needed and guarded
+/// against spreadsheet formulas; for other reports in the same form.
+pub fn row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
     for (i, value) in cells.enumerate() {
         if i > 0 {
             out.push(',');

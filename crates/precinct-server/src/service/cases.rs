@@ -77,7 +77,8 @@ impl Connections {
             .filter(|g| g.in_force(now))
             .map(|g| g.id.as_str())
     }
-    fn includes(&self, user: UserId) -> bool {
+    /// On the team or supervising the unit.
+    pub(crate) fn includes(&self, user: UserId) -> bool {
         self.team.contains(&user) || self.supervisors.contains(&user)
     }
 }
@@ -221,7 +222,8 @@ fn lead_and_team(members: &[CaseMember]) -> String {
 }
 
 impl Services {
-    async fn units_by_id(&self) -> ServiceResult<HashMap<UnitId, Unit>> {
+    /// The unit tree by id.
+    pub(crate) async fn units_by_id(&self) -> ServiceResult<HashMap<UnitId, Unit>> {
         Ok(self
             .store
             .list_units()
@@ -411,17 +413,28 @@ impl Services {
         id: CaseId,
         audit_action: &str,
     ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let (case, units) = match self.store.case_and_units(id).await {
-            Ok((c, units)) => (c, units.into_iter().map(|u| (u.id, u)).collect()),
-            Err(precinct_store::StoreError::NotFound) => {
+        let (case, mut conn, units) = match self.load_case_quietly(id).await {
+            Err(ServiceError::NotFound(_)) => {
                 return Err(self
                     .refuse(asker, audit_action, None, ("case", id.to_string()), None)
                     .await)
             }
-            Err(e) => return Err(ServiceError::from_store(e, "case")),
+            loaded => loaded?,
         };
-        let mut conn = Connections::of(&case, &units);
         conn.grant = self.offsite_grant_for(asker, case.id).await?;
+        Ok((case, conn, units))
+    }
+
+    /// A case with its connections and the unit tree, without a policy
+    /// decision or an audit event (for checks that answer "not found"
+    /// either way, and for `load_case`).
+    pub(crate) async fn load_case_quietly(
+        &self,
+        id: CaseId,
+    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
+        let (case, units) = self.store.case_and_units(id).await.or_service("case")?;
+        let units: HashMap<UnitId, Unit> = units.into_iter().map(|u| (u.id, u)).collect();
+        let conn = Connections::of(&case, &units);
         Ok((case, conn, units))
     }
 

@@ -186,19 +186,21 @@ impl Services {
             .collect()
     }
 
-    pub(crate) async fn units_map(&self) -> ServiceResult<HashMap<UnitId, Unit>> {
-        Ok(self
-            .store
-            .list_units()
-            .await
-            .or_service("unit")?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect())
-    }
-
     async fn user_by_id(&self, id: UserId) -> ServiceResult<User> {
         Ok(self.store.user(id).await.or_service("user")?.user)
+    }
+
+    /// The people in `me`'s chain of command (`me` excepted).
+    async fn team_of(&self, me: &User) -> ServiceResult<Vec<User>> {
+        let units = self.units_by_id().await?;
+        Ok(self
+            .store
+            .list_users()
+            .await
+            .or_service("user")?
+            .into_iter()
+            .filter(|u| u.id != me.id && in_chain(me.id, u, &units))
+            .collect())
     }
 
     /// The grant that bears on `case` for this asker. At a designated
@@ -240,7 +242,7 @@ impl Services {
             case_id: case,
             grant_id: grant.map(str::to_owned),
         };
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         let notify: Vec<Notification> = approvers(asker.user, &units)
             .into_iter()
             .map(|s| {
@@ -283,10 +285,8 @@ impl Services {
         case: CaseId,
         is_note: bool,
     ) -> ServiceResult<Option<String>> {
-        let grant = conn
-            .grant_in_force(self.clock.now())
-            .filter(|_| asker.origin.channel != "workstation")
-            .map(str::to_owned);
+        // Only requests away from a workstation carry a grant at all.
+        let grant = conn.grant_in_force(self.clock.now()).map(str::to_owned);
         if grant.is_none() || is_note {
             return Ok(grant);
         }
@@ -424,7 +424,7 @@ impl Services {
         on: bool,
     ) -> ServiceResult<()> {
         let target = self.user_by_id(officer).await?;
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         if !asker.user.roles.contains(Role::Supervisor)
             || officer == asker.user.id
             || !in_chain(asker.user.id, &target, &units)
@@ -471,7 +471,7 @@ impl Services {
         // like cases that do not exist.
         for case in &valid.cases {
             let (_, conn, _) = self.load_case_quietly(*case).await?;
-            if !conn.team.contains(&asker.user.id) && !conn.supervisors.contains(&asker.user.id) {
+            if !conn.includes(asker.user.id) {
                 return Err(ServiceError::NotFound("case"));
             }
         }
@@ -530,7 +530,7 @@ impl Services {
             reviewed_at: None,
             created_at: now,
         };
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         let notify: Vec<Notification> = if administrative {
             vec![]
         } else {
@@ -587,8 +587,7 @@ impl Services {
             Ok(id) => {
                 let (_, conn, _) = self.load_case_quietly(id).await?;
                 let me = asker.user.id;
-                (!connected_only || conn.team.contains(&me) || conn.supervisors.contains(&me))
-                    .then_some(id)
+                (!connected_only || conn.includes(me)).then_some(id)
             }
             Err(precinct_store::StoreError::NotFound) => None,
             Err(e) => return Err(ServiceError::from_store(e, "case")),
@@ -606,23 +605,6 @@ impl Services {
         }
     }
 
-    /// A case and its connections without a policy decision or an audit
-    /// event (for checks that answer "not found" either way).
-    pub(crate) async fn load_case_quietly(
-        &self,
-        id: CaseId,
-    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let (case, units) = match self.store.case_and_units(id).await {
-            Ok((c, units)) => (c, units.into_iter().map(|u| (u.id, u)).collect()),
-            Err(precinct_store::StoreError::NotFound) => {
-                return Err(ServiceError::NotFound("case"))
-            }
-            Err(e) => return Err(ServiceError::from_store(e, "case")),
-        };
-        let conn = Connections::of(&case, &units);
-        Ok((case, conn, units))
-    }
-
     /// A grant the asker may see: its requester, supervisors in the
     /// requester's chain, internal affairs and auditors. Others: "not
     /// found" (recorded).
@@ -637,7 +619,7 @@ impl Services {
             Err(precinct_store::StoreError::NotFound) => None,
             Err(e) => return Err(ServiceError::from_store(e, "grant")),
         };
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         if let Some(g) = found {
             let requester = self.user_by_id(g.requester).await?;
             let me = asker.user;
@@ -688,11 +670,8 @@ impl Services {
         } else {
             None
         };
-        let mut case_numbers = HashMap::new();
-        for c in self.store.cases(&grant.cases).await.or_service("case")? {
-            case_numbers.insert(c.id, c.number.to_string());
-        }
-        let users = self.store.list_users().await.or_service("user")?;
+        let case_numbers = self.case_numbers(&grant.cases).await?;
+        let names = self.user_names().await?;
         let e = self
             .event(asker.origin, "grant.read", Outcome::Allowed)
             .object("grant", id)
@@ -702,7 +681,7 @@ impl Services {
             grant,
             comments,
             case_numbers,
-            names: self.names_of(&users),
+            names,
             may,
             accesses,
         })
@@ -952,7 +931,7 @@ impl Services {
         if !asker.user.roles.contains(Role::Supervisor) {
             return Err(ServiceError::Forbidden("supervisor"));
         }
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         let users: HashMap<UserId, User> = self
             .store
             .list_users()
@@ -1049,16 +1028,7 @@ impl Services {
                 .await
                 .or_service("incident")?
         } else if me.roles.contains(Role::Supervisor) {
-            let units = self.units_map().await?;
-            let team: Vec<UserId> = self
-                .store
-                .list_users()
-                .await
-                .or_service("user")?
-                .into_iter()
-                .filter(|u| u.id != me.id && in_chain(me.id, u, &units))
-                .map(|u| u.id)
-                .collect();
+            let team: Vec<UserId> = self.team_of(me).await?.iter().map(|u| u.id).collect();
             self.store
                 .incidents(Some(&team), 500)
                 .await
@@ -1126,7 +1096,7 @@ impl Services {
             // Past the week's threshold: the officer's supervisors are warned.
             let hours = self.week_hours(g.requester, now).await?;
             if hours > self.weekly_hours_warning {
-                let units = self.units_map().await?;
+                let units = self.units_by_id().await?;
                 notify.extend(approvers(&requester, &units).into_iter().map(|s| {
                     Notification::new(
                         s,
@@ -1159,10 +1129,10 @@ impl Services {
 
     // ---- work-life balance ----
 
-    /// A user's active off-duty hours under investigation grants in the
-    /// week of `now`.
-    async fn week_hours(&self, user: UserId, now: Timestamp) -> ServiceResult<f64> {
-        let from = week_start(now);
+    /// When a user acted under their off-duty investigation grants, from
+    /// `from` until now.
+    async fn access_times(&self, user: UserId, from: Timestamp) -> ServiceResult<Vec<Timestamp>> {
+        let now = self.clock.now();
         let grants = self
             .store
             .grants_between(Some(&[user]), from, now.plus(Duration::from_secs(1)))
@@ -1181,7 +1151,14 @@ impl Services {
                     .filter(|t| *t >= from),
             );
         }
-        Ok(active_hours(&times))
+        Ok(times)
+    }
+
+    /// A user's active off-duty hours under grants in the week of `now`.
+    async fn week_hours(&self, user: UserId, now: Timestamp) -> ServiceResult<f64> {
+        Ok(active_hours(
+            &self.access_times(user, week_start(now)).await?,
+        ))
     }
 
     /// Off-duty hours under grants for the asker's team (a supervisor's
@@ -1190,15 +1167,8 @@ impl Services {
     pub async fn work_life(&self, asker: Asker<'_>, weeks: u32) -> ServiceResult<WorkLifeChart> {
         let weeks = weeks.clamp(1, 26);
         let me = asker.user;
-        let units = self.units_map().await?;
         let team: Vec<User> = if me.roles.contains(Role::Supervisor) {
-            self.store
-                .list_users()
-                .await
-                .or_service("user")?
-                .into_iter()
-                .filter(|u| u.id != me.id && in_chain(me.id, u, &units))
-                .collect()
+            self.team_of(me).await?
         } else {
             vec![me.clone()]
         };
@@ -1209,28 +1179,12 @@ impl Services {
             .rev()
             .map(|i| Timestamp::from_micros(this_week.as_micros() - i * WEEK_US))
             .collect();
-        let from = starts[0];
-        let grants = self
-            .store
-            .grants_between(
-                Some(&team.iter().map(|u| u.id).collect::<Vec<_>>()),
-                from,
-                now.plus(Duration::from_secs(1)),
-            )
-            .await
-            .or_service("grant")?;
         let mut officers = Vec::new();
         for u in &team {
             let mut times: Vec<Vec<Timestamp>> = vec![vec![]; starts.len()];
-            for g in grants
-                .iter()
-                .filter(|g| g.requester == u.id && g.kind == GrantKind::OffDutyInvestigation)
-            {
-                for e in self.accesses_under(g).await? {
-                    let t = Timestamp::from_micros(e.time_us);
-                    if let Some(i) = starts.iter().rposition(|s| *s <= t) {
-                        times[i].push(t);
-                    }
+            for t in self.access_times(u.id, starts[0]).await? {
+                if let Some(i) = starts.iter().rposition(|s| *s <= t) {
+                    times[i].push(t);
                 }
             }
             let hours: Vec<f64> = times.iter().map(|t| active_hours(t)).collect();
@@ -1275,7 +1229,7 @@ impl Services {
                 "supervisor, internal_affairs or auditor",
             ));
         }
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         let users = self.store.list_users().await.or_service("user")?;
         let names = self.names_of(&users);
         let in_unit = |u: &User| match unit {
@@ -1306,10 +1260,8 @@ impl Services {
         for g in grants {
             let events = self.accesses_under(&g).await?;
             let denied = events.iter().filter(|e| e.outcome == "denied").count();
-            let mut cases = Vec::new();
-            for c in self.store.cases(&g.cases).await.or_service("case")? {
-                cases.push(c.number.to_string());
-            }
+            let mut cases: Vec<String> = self.case_numbers(&g.cases).await?.into_values().collect();
+            cases.sort();
             let outcome = match g.status {
                 GrantStatus::Revoked => "revoked",
                 GrantStatus::Approved if g.in_force(now) => "in force",
@@ -1365,21 +1317,22 @@ pub(crate) fn another_server_did_it(
 /// The report as CSV (RFC 4180; cells a spreadsheet would run as a formula
 /// get a leading `'`).
 pub fn report_csv(rows: &[ReportRow]) -> String {
-    let cell = |s: &str| {
-        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
-        } else {
-            s.to_owned()
-        };
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
-        }
-    };
-    let mut out = String::from(
-        "grant,kind,requester,approver,cases,starts (UTC),ends (UTC),may add notes,status,outcome,accesses,denied\r\n",
-    );
+    let mut out = String::new();
+    let header = [
+        "grant",
+        "kind",
+        "requester",
+        "approver",
+        "cases",
+        "starts (UTC)",
+        "ends (UTC)",
+        "may add notes",
+        "status",
+        "outcome",
+        "accesses",
+        "denied",
+    ];
+    precinct_audit::bundle::csv_row(&mut out, header.into_iter());
     for r in rows {
         let g = &r.grant;
         let fields = [
@@ -1396,8 +1349,7 @@ pub fn report_csv(rows: &[ReportRow]) -> String {
             r.accesses.to_string(),
             r.denied.to_string(),
         ];
-        out.push_str(&fields.iter().map(|f| cell(f)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
+        precinct_audit::bundle::csv_row(&mut out, fields.iter().map(String::as_str));
     }
     out
 }

@@ -92,7 +92,7 @@ impl Services {
                 .build();
             Err(self.deny(e, ServiceError::Denied(message)).await)
         };
-        if !conn.team.contains(&holder) && !conn.supervisors.contains(&holder) {
+        if !conn.includes(holder) {
             return refuse(
                 "no_need_to_know",
                 format!("{} is not on case {}", h.display_name, c.number),
@@ -165,25 +165,22 @@ impl Services {
         case: CaseId,
     ) -> ServiceResult<PaperFile> {
         self.as_clerk(asker, "paper_file.check_in", case).await?;
-        let file = self.store.paper_file(case).await.or_service("paper file")?;
         let e = self
             .event(asker.origin, "paper_file.check_in", Outcome::Allowed)
             .object("paper_file", case)
             .build();
+        // No holder: the file is back in the records room (the store
+        // refuses a file that is not out, or not registered).
         let step = CustodyStep {
             id: uuid::Uuid::now_v7().to_string(),
             case_id: case,
             step: "check_in".into(),
-            holder: file.holder,
+            holder: None,
             clerk: asker.user.id,
             at: self.clock.now(),
             due_at: None,
             off_premises: false,
             grant_id: None,
-        };
-        let step = CustodyStep {
-            holder: None,
-            ..step
         };
         self.store
             .move_paper_file(&step, &[e])
@@ -210,8 +207,7 @@ impl Services {
         let sees = me.roles.contains(Role::RecordsClerk)
             || me.roles.contains(Role::InternalAffairs)
             || me.roles.contains(Role::Auditor)
-            || conn.team.contains(&me.id)
-            || conn.supervisors.contains(&me.id);
+            || conn.includes(me.id);
         if !sees {
             return Err(self.paper_file_hidden(asker, case).await);
         }
@@ -270,7 +266,7 @@ impl Services {
         if overdue.is_empty() {
             return Ok(());
         }
-        let units = self.units_map().await?;
+        let units = self.units_by_id().await?;
         for f in overdue {
             let Some(holder) = f.holder else { continue };
             let user = self.store.user(holder).await.or_service("user")?.user;

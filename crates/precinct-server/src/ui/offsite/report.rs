@@ -106,7 +106,7 @@ pub async fn report(
 ) -> Response {
     let chrome = session.chrome.at("report");
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let units = match state.services.units_map().await {
+    let units = match state.services.units_by_id().await {
         Ok(u) => u.into_values().collect::<Vec<_>>(),
         Err(e) => return service_error_page(&state, &chrome, e),
     };
