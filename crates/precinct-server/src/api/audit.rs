@@ -5,8 +5,8 @@
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use precinct_audit::event::AuditEvent;
@@ -347,17 +347,11 @@ pub async fn events_csv(
 
 /// CSV as a download.
 pub fn csv_response(csv: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit-events.csv\"",
-            ),
-        ],
-        csv,
+    super::download(
+        "text/csv; charset=utf-8",
+        "audit-events.csv",
+        csv.into_bytes(),
     )
-        .into_response()
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/events/{id}/proof", tag = "audit",

@@ -31,6 +31,23 @@ pub struct ApiJson<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(Problem))]
 pub struct ApiPath<T>(pub T);
 
+/// A file to download: its media type, its name, its bytes.
+pub fn download(media_type: &'static str, name: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, media_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/session", post(session::login).delete(session::logout))

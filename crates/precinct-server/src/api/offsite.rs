@@ -5,7 +5,7 @@
 //! `service::offsite` or `service::records`, and answers JSON or a problem.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::audit::StrictQuery;
-use super::{ApiJson, ApiPath};
+use super::{download, ApiJson, ApiPath};
 use crate::auth::ActiveUser;
 use crate::problem::{ApiResult, Problem};
 use crate::service::auditor::parse_instant;
@@ -725,20 +725,6 @@ pub async fn offsite_report(
         }
         _ => Json(rows.iter().map(|r| report_out(r, now)).collect::<Vec<_>>()).into_response(),
     })
-}
-
-fn download(media_type: &'static str, name: &'static str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, media_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[utoipa::path(get, path = "/api/v1/paper-files", tag = "offsite",

@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use precinct_audit::event::AuditEvent;
 use precinct_audit::time_rfc3339;
 use precinct_store::StoredCheckpoint;
@@ -460,17 +460,11 @@ pub async fn csv(
         }
     };
     match state.services.audit_csv(session.actor(), &search).await {
-        Ok(csv) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"audit-events.csv\"",
-                ),
-            ],
-            csv,
-        )
-            .into_response(),
+        Ok(csv) => crate::api::download(
+            "text/csv; charset=utf-8",
+            "audit-events.csv",
+            csv.into_bytes(),
+        ),
         Err(e) => service_error_page(&state, &chrome, e),
     }
 }

@@ -6,8 +6,8 @@
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use precinct_domain::ids::UnitId;
 use precinct_domain::Timestamp;
 use serde::Deserialize;
@@ -159,20 +159,6 @@ pub async fn report(
     }
 }
 
-fn download(media_type: &'static str, name: &'static str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, media_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// `GET /offsite/report.csv?from=&to=&unit=`.
 pub async fn report_csv(
     State(state): State<AppState>,
@@ -181,7 +167,7 @@ pub async fn report_csv(
 ) -> Response {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     match rows_for(&state, &session, &q).await {
-        Ok((_, rows)) => download(
+        Ok((_, rows)) => crate::api::download(
             "text/csv; charset=utf-8",
             "offsite-access.csv",
             csv_of(&rows).into_bytes(),
@@ -209,7 +195,7 @@ pub async fn report_pdf(
     }
     .await;
     match made {
-        Ok(pdf) => download("application/pdf", "offsite-access.pdf", pdf),
+        Ok(pdf) => crate::api::download("application/pdf", "offsite-access.pdf", pdf),
         Err(e) => service_error_page(&state, &session.chrome.at("report"), e),
     }
 }
