@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 
 use crate::cases::{insert_line, placeholders, Line};
 use crate::registry::fk_or_unique;
+use crate::rows::Param;
 use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError, WriteTx};
 
 /// A line of a request's thread.
@@ -534,15 +535,15 @@ impl Store {
         Ok(grants)
     }
 
-    async fn grants_where(&self, cond: &str, binds: &[Bind]) -> Result<Vec<Grant>> {
+    async fn grants_where(&self, cond: &str, binds: &[Param]) -> Result<Vec<Grant>> {
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE {cond} ORDER BY created_at DESC LIMIT 500"
         );
         let mut q = sqlx::query(&sql);
         for b in binds {
             q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
+                Param::Text(s) => q.bind(s.clone()),
+                Param::Int(i) => q.bind(*i),
             };
         }
         let heads = q
@@ -555,7 +556,7 @@ impl Store {
     }
 
     pub async fn grant(&self, id: &str) -> Result<Grant> {
-        self.grants_where("id = $1", &[Bind::Text(id.to_owned())])
+        self.grants_where("id = $1", &[Param::Text(id.to_owned())])
             .await?
             .pop()
             .ok_or(StoreError::NotFound)
@@ -563,7 +564,7 @@ impl Store {
 
     /// A user's grants, newest first.
     pub async fn grants_of(&self, user: UserId) -> Result<Vec<Grant>> {
-        self.grants_where("requester = $1", &[Bind::Text(user.to_string())])
+        self.grants_where("requester = $1", &[Param::Text(user.to_string())])
             .await
     }
 
@@ -572,7 +573,7 @@ impl Store {
     pub async fn recent_grants_of(&self, user: UserId, since: Timestamp) -> Result<Vec<Grant>> {
         self.grants_where(
             "requester = $1 AND status IN ('approved', 'revoked') AND ends_at > $2",
-            &[Bind::Text(user.to_string()), Bind::Int(since.as_micros())],
+            &[Param::Text(user.to_string()), Param::Int(since.as_micros())],
         )
         .await
     }
@@ -591,7 +592,7 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Grant>> {
-        let mut binds = vec![Bind::Int(to.as_micros()), Bind::Int(from.as_micros())];
+        let mut binds = vec![Param::Int(to.as_micros()), Param::Int(from.as_micros())];
         let mut cond =
             "starts_at < $1 AND ends_at > $2 AND status IN ('approved', 'revoked')".to_owned();
         if let Some(users) = requesters {
@@ -602,7 +603,7 @@ impl Store {
                 " AND requester IN ({})",
                 placeholders(3, users.len())
             ));
-            binds.extend(users.iter().map(|u| Bind::Text(u.to_string())));
+            binds.extend(users.iter().map(|u| Param::Text(u.to_string())));
         }
         self.grants_where(&cond, &binds).await
     }
@@ -611,7 +612,7 @@ impl Store {
     pub async fn grants_to_remind(&self, now: Timestamp, before: Timestamp) -> Result<Vec<Grant>> {
         self.grants_where(
             "status = 'approved' AND reminded = 0 AND ends_at > $1 AND ends_at <= $2",
-            &[Bind::Int(now.as_micros()), Bind::Int(before.as_micros())],
+            &[Param::Int(now.as_micros()), Param::Int(before.as_micros())],
         )
         .await
     }
@@ -621,7 +622,7 @@ impl Store {
         self.grants_where(
             "status IN ('approved', 'revoked') AND decided_by IS NOT NULL AND review_opened = 0 \
              AND (ends_at <= $1 OR (revoked_at IS NOT NULL AND revoked_at <= $1))",
-            &[Bind::Int(now.as_micros())],
+            &[Param::Int(now.as_micros())],
         )
         .await
     }
@@ -630,7 +631,7 @@ impl Store {
     pub async fn reviews_for(&self, approver: UserId) -> Result<Vec<Grant>> {
         self.grants_where(
             "decided_by = $1 AND review_opened = 1 AND reviewed_at IS NULL",
-            &[Bind::Text(approver.to_string())],
+            &[Param::Text(approver.to_string())],
         )
         .await
     }
@@ -1012,9 +1013,4 @@ pub enum GrantMark {
     Reminded,
     ReviewOpened,
     Reviewed,
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }
