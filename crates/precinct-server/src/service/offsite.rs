@@ -584,10 +584,10 @@ impl Services {
     ) -> ServiceResult<CaseId> {
         let n: precinct_domain::case::CaseNumber = number.trim().parse()?;
         let found = match self.store.case_id_by_number(n).await {
+            Ok(id) if !connected_only => Some(id),
             Ok(id) => {
                 let (_, conn, _) = self.load_case_quietly(id).await?;
-                let me = asker.user.id;
-                (!connected_only || conn.includes(me)).then_some(id)
+                conn.includes(asker.user.id).then_some(id)
             }
             Err(precinct_store::StoreError::NotFound) => None,
             Err(e) => return Err(ServiceError::from_store(e, "case")),
