@@ -869,7 +869,8 @@ impl Services {
             .collect())
     }
 
-    async fn list_event(&self, asker: Asker<'_>, action: &str) -> ServiceResult<()> {
+    /// Records a read of a list (no object), durably.
+    pub(crate) async fn list_event(&self, asker: Asker<'_>, action: &str) -> ServiceResult<()> {
         let e = self.event(asker.origin, action, Outcome::Allowed).build();
         self.record(&[e]).await
     }

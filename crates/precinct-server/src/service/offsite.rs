@@ -918,10 +918,7 @@ impl Services {
             .grants_of(asker.user.id)
             .await
             .or_service("grant")?;
-        let e = self
-            .event(asker.origin, "grant.list", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "grant.list").await?;
         Ok(grants)
     }
 
@@ -953,10 +950,7 @@ impl Services {
             })
             .collect();
         queue.reverse();
-        let e = self
-            .event(asker.origin, "grant.queue", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "grant.queue").await?;
         Ok(queue)
     }
 
@@ -967,10 +961,7 @@ impl Services {
             .reviews_for(asker.user.id)
             .await
             .or_service("grant")?;
-        let e = self
-            .event(asker.origin, "grant.reviews", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "grant.reviews").await?;
         Ok(g)
     }
 
@@ -1036,10 +1027,7 @@ impl Services {
         } else {
             return Err(ServiceError::Forbidden("supervisor or internal_affairs"));
         };
-        let e = self
-            .event(asker.origin, "incident.list", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "incident.list").await?;
         Ok(list)
     }
 
@@ -1196,10 +1184,7 @@ impl Services {
                 warning,
             });
         }
-        let e = self
-            .event(asker.origin, "worklife.read", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "worklife.read").await?;
         Ok(WorkLifeChart {
             weeks: starts,
             threshold: self.weekly_hours_warning,

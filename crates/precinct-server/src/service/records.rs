@@ -244,10 +244,7 @@ impl Services {
             .paper_files_out()
             .await
             .or_service("paper file")?;
-        let e = self
-            .event(asker.origin, "paper_file.list", Outcome::Allowed)
-            .build();
-        self.record(&[e]).await?;
+        self.list_event(asker, "paper_file.list").await?;
         Ok(files)
     }
 
