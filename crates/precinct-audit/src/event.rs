@@ -124,15 +124,14 @@ impl<'a> Fields<'a> {
                 }
                 let start = at + 1;
                 let mut j = start;
+                // To the closing quote, skipping escaped characters.
                 loop {
-                    match b.get(j)? {
-                        b'"' => break,
-                        b'\\' => {
-                            escaped = true;
-                            j += 2;
-                        }
-                        _ => j += 1,
+                    j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+                    if b[j] == b'"' {
+                        break;
                     }
+                    escaped = true;
+                    j += 2;
                 }
                 values[i] = Some(text.get(start..j)?);
                 at = j + 1;
@@ -258,6 +257,9 @@ mod tests {
             text.replacen(",\"request_id\":\"r\"", "", 1),
             text.replacen('}', ",\"x\":1}", 1),
             format!("{text} "),
+            // Cut inside a string, or after an escape's backslash.
+            text[..text.find("case.read").expect("action") + 4].to_owned(),
+            format!("{}\\", &text[..text.find("u\\").expect("escape") + 1]),
         ] {
             assert_eq!(Fields::of(bad.as_bytes()), None, "{bad}");
         }
