@@ -153,6 +153,12 @@ pub struct SearchView {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     #[schema(required = false)]
     pub more: bool,
+    /// Present (`true`) only when the search stopped after deciding 5,000
+    /// candidate cases before the matches ended: at least `total` cases
+    /// match, perhaps more (narrow the words).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub incomplete: bool,
     pub page: usize,
     pub results: Vec<CaseSummaryView>,
 }
@@ -162,6 +168,7 @@ impl SearchView {
         Self {
             total: p.total,
             more: p.more,
+            incomplete: p.incomplete,
             page,
             results: p.results.iter().map(CaseSummaryView::from).collect(),
         }

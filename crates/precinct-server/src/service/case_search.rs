@@ -9,7 +9,9 @@
 //! The walk stops once the page is filled and more than `COUNT_CAP` cases
 //! are counted: a total above the cap is reported as "more than
 //! `COUNT_CAP`" (`more`), below it the total is exact. At most
-//! `CASE_BUDGET` distinct cases are decided per search.
+//! `CASE_BUDGET` distinct cases are decided per search; a walk that stops
+//! there before the matches end says so (`incomplete`): its total counts
+//! the cases it decided, and more may match.
 
 use precinct_domain::case::{Case, CaseNumber, Classification};
 use precinct_domain::document::{Document, DocumentKind};
@@ -29,7 +31,28 @@ pub struct SearchPage {
     pub total: usize,
     /// More than `total` cases match: the count stopped at the cap.
     pub more: bool,
+    /// The walk stopped at its budget of decided cases before the matches
+    /// ended: at least `total` cases match, perhaps more.
+    pub incomplete: bool,
     pub results: Vec<CaseSummary>,
+}
+
+/// How far one search walks the index: at most `case_budget` distinct
+/// cases decided, the first batch of `first_batch` index rows (later ones
+/// double, up to 4,096).
+#[derive(Debug, Clone, Copy)]
+pub struct SearchWalk {
+    pub case_budget: usize,
+    pub first_batch: i64,
+}
+
+impl Default for SearchWalk {
+    fn default() -> Self {
+        Self {
+            case_budget: CASE_BUDGET,
+            first_batch: FIRST_BATCH,
+        }
+    }
 }
 
 /// Totals above this are reported as "more than COUNT_CAP".
@@ -99,6 +122,19 @@ impl Services {
         query: &str,
         page: usize,
     ) -> ServiceResult<SearchPage> {
+        self.search_cases_walking(asker, query, page, SearchWalk::default())
+            .await
+    }
+
+    /// `search_cases` with the walk's limits given (tests reach the budget
+    /// with a few cases).
+    pub async fn search_cases_walking(
+        &self,
+        asker: Asker<'_>,
+        query: &str,
+        page: usize,
+        walk: SearchWalk,
+    ) -> ServiceResult<SearchPage> {
         let q = query.trim();
         if q.is_empty() || q.chars().count() > 200 {
             return Err(DomainError::invalid("q", "must be 1 to 200 characters").into());
@@ -125,7 +161,7 @@ impl Services {
             }
         }
         let mut before = None;
-        let mut batch = FIRST_BATCH;
+        let mut batch = walk.first_batch.max(1);
         let exhausted = loop {
             let hits = self
                 .store
@@ -174,12 +210,13 @@ impl Services {
                     c.matched.push(l);
                 }
             }
-            if done || order.len() >= need || seen.len() >= CASE_BUDGET {
+            if done || order.len() >= need || seen.len() >= walk.case_budget {
                 break done;
             }
             batch = (batch * 2).min(LAST_BATCH);
         };
         let more = !exhausted && order.len() > COUNT_CAP;
+        let incomplete = !exhausted && !more;
         let total = if more { COUNT_CAP } else { order.len() };
         let shown: Vec<CaseId> = order
             .iter()
@@ -213,6 +250,7 @@ impl Services {
         Ok(SearchPage {
             total,
             more,
+            incomplete,
             results,
         })
     }

@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 // Search, in its own file; a child module, for the decision helpers here.
 #[path = "case_search.rs"]
 mod case_search;
-pub use case_search::{SearchPage, COUNT_CAP};
+pub use case_search::{SearchPage, SearchWalk, COUNT_CAP};
 
 use super::audit::{Origin, Outcome};
 use super::{ServiceError, ServiceResult, Services, StoreResultExt};

@@ -765,6 +765,66 @@ async fn search_counts_up_to_a_cap(db: TestDb) {
 }
 dbtest!(search_counts_up_to_a_cap);
 
+/// A walk that stops at its budget of decided cases before the matches end
+/// says its count is a floor; one that reaches the end is exact.
+async fn search_says_when_it_stopped_at_its_budget(db: TestDb) {
+    use precinct_server::service::audit::Origin;
+    use precinct_server::service::cases::{Asker, SearchWalk};
+    let d = department(db).await;
+    // Two the team member may see, then five newer restricted ones in
+    // reach (the team) that the policy refuses.
+    let mut visible = Vec::new();
+    for i in 0..2 {
+        visible.push(d.open(&format!("Garnet theft {i}"), "case").await);
+    }
+    for i in 0..5 {
+        d.open(&format!("Garnet theft, juvenile {i}"), "restricted")
+            .await;
+    }
+    let mate = d.app.db.store.user(d.ids["mate"]).await.unwrap().user;
+    let origin = Origin {
+        channel: "workstation".into(),
+        ..Origin::console()
+    };
+    let asker = Asker {
+        user: &mate,
+        origin: &origin,
+    };
+    let s = &d.app.services;
+    let search = |case_budget, first_batch| async move {
+        s.search_cases_walking(
+            asker,
+            "garnet",
+            1,
+            SearchWalk {
+                case_budget,
+                first_batch,
+            },
+        )
+        .await
+        .unwrap()
+    };
+    // Whole: exact.
+    let all = search(5000, 128).await;
+    assert_eq!((all.total, all.more, all.incomplete), (2, false, false));
+    // Six decided (two rows, then four), one of them visible: a floor.
+    let cut = search(3, 2).await;
+    assert_eq!((cut.total, cut.more, cut.incomplete), (1, false, true));
+    assert_eq!(cut.results[0].id.to_string(), visible[1]);
+    // Stopped before any visible case: none found, and not "none match".
+    let none = search(2, 2).await;
+    assert_eq!((none.total, none.incomplete), (0, true));
+    assert!(none.results.is_empty());
+    // The API gives the flag only when it is set.
+    let (status, r) = d
+        .get("/api/v1/cases/search?q=garnet", "mate", Ch::Workstation)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["total"], 2, "{r}");
+    assert!(r.get("incomplete").is_none(), "{r}");
+}
+dbtest!(search_says_when_it_stopped_at_its_budget);
+
 async fn documentation_is_append_only(db: TestDb) {
     let d = department(db).await;
     let case = d.open("Burglary at the bakery", "case").await;

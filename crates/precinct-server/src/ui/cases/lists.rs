@@ -79,6 +79,8 @@ struct SearchPage {
     total: usize,
     /// More than `total` cases match (the count stops at a cap).
     more: bool,
+    /// The search stopped at its budget of candidates: at least `total`.
+    incomplete: bool,
     first: usize,
     last: usize,
     previous: Option<String>,
@@ -188,6 +190,7 @@ pub async fn search(
         rows: None,
         total: 0,
         more: false,
+        incomplete: false,
         first: 0,
         last: 0,
         previous: None,
@@ -219,6 +222,7 @@ pub async fn search(
     let link = |p: usize| format!("/cases/search?q={}&page={p}", urlencoding::encode(&q));
     page.total = found.total;
     page.more = found.more;
+    page.incomplete = found.incomplete;
     page.first = (n - 1) * PAGE_SIZE + 1;
     page.last = (n - 1) * PAGE_SIZE + found.results.len();
     page.previous = (n > 1).then(|| link(n - 1));
