@@ -193,14 +193,15 @@ impl Services {
     /// The people in `me`'s chain of command (`me` excepted).
     async fn team_of(&self, me: &User) -> ServiceResult<Vec<User>> {
         let units = self.units_by_id().await?;
-        Ok(self
-            .store
-            .list_users()
+        self.users_where(|u| u.id != me.id && in_chain(me.id, u, &units))
             .await
-            .or_service("user")?
-            .into_iter()
-            .filter(|u| u.id != me.id && in_chain(me.id, u, &units))
-            .collect())
+    }
+
+    /// Every user `keep` accepts.
+    async fn users_where(&self, keep: impl Fn(&User) -> bool) -> ServiceResult<Vec<User>> {
+        let mut users = self.store.list_users().await.or_service("user")?;
+        users.retain(|u| keep(u));
+        Ok(users)
     }
 
     /// The grant that bears on `case` for this asker. At a designated
@@ -319,14 +320,8 @@ impl Services {
 
     /// The active users, for a holder to be chosen from.
     pub async fn active_users(&self) -> ServiceResult<Vec<User>> {
-        Ok(self
-            .store
-            .list_users()
+        self.users_where(|u| u.status == precinct_domain::user::UserStatus::Active)
             .await
-            .or_service("user")?
-            .into_iter()
-            .filter(|u| u.status == precinct_domain::user::UserStatus::Active)
-            .collect())
     }
 
     /// Case numbers by id (numbers only: no case material).
