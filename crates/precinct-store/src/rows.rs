@@ -146,12 +146,8 @@ impl Store {
     ) -> Result<A> {
         match (&self.native, &self.pg_reads) {
             (Native::Sqlite(db), _) => {
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || {
-                    db.with_reader(|conn| read_sqlite(conn, &queries, acc, on_row))
-                })
-                .await
-                .map_err(|_| StoreError::Corrupt("a native SQLite task stopped".into()))?
+                db.read(move |conn| read_sqlite(conn, &queries, acc, on_row))
+                    .await
             }
             (Native::Postgres(_), Some(pg)) => {
                 // One statement, one round trip: each query's rows as a

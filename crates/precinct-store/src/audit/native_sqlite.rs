@@ -8,7 +8,6 @@ use precinct_audit::event::AuditEvent;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::tiles::TileKey;
@@ -19,20 +18,26 @@ use super::{
 use crate::{Result, StoreError};
 
 /// One writer and one reader connection to the database file for the
-/// audit trail, and a few query-only connections for the reads every
-/// request makes.
+/// audit trail, and a few threads, each with a query-only connection of
+/// its own, for the reads every request makes.
 #[derive(Debug)]
 pub(crate) struct SqliteNative {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    requests: Vec<Mutex<Connection>>,
-    next: AtomicUsize,
+    /// Work for the request readers; they stop when this is dropped.
+    requests: flume::Sender<ReadJob>,
 }
 
-/// Connections for request reads: more than the cores, so that a reader
-/// waiting on the disk does not hold the others up.
-const REQUEST_READERS: usize = 6;
+/// A request's read, run on a reader thread's connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Threads (each with its connection) for request reads: more than the
+/// cores, so that a reader waiting on the disk does not hold the others up.
+/// They take their work from one queue and go on to the next job without
+/// sleeping while there is one; the runtime's blocking pool instead wakes
+/// a thread, and puts one to sleep, for every read (decision 0004).
+const REQUEST_READERS: usize = 4;
 
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -131,32 +136,47 @@ pub(crate) fn sequence_on(tx: &Connection, events: &[AuditEvent]) -> Result<()> 
 
 impl SqliteNative {
     pub(crate) fn open(path: PathBuf) -> Result<Self> {
-        let mut requests = Vec::with_capacity(REQUEST_READERS);
+        let (requests, jobs) = flume::unbounded::<ReadJob>();
         for _ in 0..REQUEST_READERS {
             let conn = connect(&path)?;
             conn.execute_batch("PRAGMA query_only = ON;")?;
-            requests.push(Mutex::new(conn));
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name("precinct-sqlite-read".into())
+                .spawn(move || {
+                    while let Ok(job) = jobs.recv() {
+                        job(&conn);
+                    }
+                })
+                .map_err(|e| StoreError::Corrupt(format!("a SQLite reader did not start: {e}")))?;
         }
         Ok(Self {
             writer: Mutex::new(connect(&path)?),
             reader: Mutex::new(connect(&path)?),
             requests,
-            next: AtomicUsize::new(0),
             path,
         })
     }
 
-    /// Runs `work` on a free request connection (or waits for one); blocks.
-    pub(crate) fn with_reader<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.requests.len();
-        for i in 0..n {
-            if let Ok(conn) = self.requests[(start + i) % n].try_lock() {
-                return work(&conn);
-            }
-        }
-        let conn = self.requests[start % n].lock().map_err(poisoned)?;
-        work(&conn)
+    /// Runs `work` on the next free request reader and waits for it
+    /// without blocking the runtime. A read that panics answers with an
+    /// error and leaves its reader running.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Corrupt("a SQLite read failed".into())));
+            let _ = answer.send(out);
+        });
+        self.requests
+            .send(job)
+            .map_err(|_| StoreError::Corrupt("the SQLite readers have stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Corrupt("a SQLite read stopped".into()))?
     }
 
     /// Writes events with their place in the log, in one transaction (one
