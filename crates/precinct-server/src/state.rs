@@ -10,8 +10,12 @@ use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::service::Services;
 
+/// Cloned for every request (and by every layer), so one reference count.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+pub struct Shared {
     pub services: Services,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
@@ -19,11 +23,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(services: Services, config: ServerConfig) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             metrics: Arc::new(Metrics::default()),
             services,
             config: Arc::new(config),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
