@@ -910,6 +910,26 @@ async fn documentation_is_append_only(db: TestDb) {
         .map(|t| t["what"].as_str().unwrap())
         .collect();
     assert_eq!(what, ["case.opened", "document.added", "document.amended"]);
+    // The page names the people it mentions: the timeline's actor and
+    // every member, each read with its row.
+    let lead_name = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["membership"] == "lead")
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(!lead_name.is_empty());
+    assert!(view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| !m["name"].as_str().unwrap().is_empty()));
+    assert!(view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["actor"] == lead_name.as_str()));
 }
 dbtest!(documentation_is_append_only);
 
