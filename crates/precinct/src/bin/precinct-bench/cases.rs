@@ -34,12 +34,14 @@ struct CaseArgs {
     search_only: bool,
     /// Rounds of the captain's searches (the officer's: five).
     captain_rounds: usize,
+    /// Also load the server from a second process, `wrk` (on PATH).
+    wrk: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: precinct-bench cases [--database-url postgres://…] [--dir DIR] [--cases 1000000] \
-         [--clients 64] [--seconds 10] [--reuse] [--search-only] [--captain-rounds 1]"
+         [--clients 64] [--seconds 10] [--reuse] [--search-only] [--captain-rounds 1] [--wrk]"
     );
     std::process::exit(2)
 }
@@ -54,6 +56,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
         reuse: false,
         search_only: false,
         captain_rounds: 1,
+        wrk: false,
     };
     while let Some(flag) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| usage());
@@ -66,6 +69,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
             "--reuse" => a.reuse = true,
             "--search-only" => a.search_only = true,
             "--captain-rounds" => a.captain_rounds = val().parse().unwrap_or_else(|_| usage()),
+            "--wrk" => a.wrk = true,
             _ => usage(),
         }
     }
@@ -168,6 +172,24 @@ pub async fn run(it: impl Iterator<Item = String>) {
         reads.rate / health.rate,
         reads.errors
     );
+    if a.wrk {
+        let health = wrk(
+            &data,
+            &[format!("{base}/healthz")],
+            None,
+            a.clients,
+            a.seconds,
+        )
+        .await;
+        health.print("baseline, from wrk (a second process): GET /healthz");
+        let reads = wrk(&data, &bench.case_urls, Some(&bench), a.clients, a.seconds).await;
+        reads.print("audited case reads, from wrk: GET /api/v1/cases/{id} at a workstation");
+        println!(
+            "ratio, from wrk: case reads / healthz = {:.2}; non-2xx {}",
+            reads.rate / health.rate,
+            reads.errors
+        );
+    }
     if let Some((admin, _)) = &pg {
         pgbench(admin, a.clients, a.seconds).await;
     }
@@ -541,6 +563,88 @@ async fn load(
         p99_ms: percentile(&all, 0.99),
         errors,
     }
+}
+
+/// The same load from `wrk` in a process of its own (one thread a core,
+/// `clients` connections, the paths in turn): the load generator no longer
+/// shares this process's runtime with the server.
+async fn wrk(
+    data: &std::path::Path,
+    urls: &[String],
+    auth: Option<&Bench>,
+    clients: usize,
+    seconds: u64,
+) -> Load {
+    let (origin, paths) = {
+        let first = &urls[0];
+        let at = first[8..].find('/').map_or(first.len(), |i| i + 8);
+        let paths: Vec<String> = urls.iter().map(|u| format!("{:?}", &u[at..])).collect();
+        (first[..at].to_owned(), paths)
+    };
+    let headers = auth.map_or_else(String::new, |b| {
+        format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {}\"\nwrk.headers[\"x-client-cert\"] = \"{}\"\n",
+            b.token, b.fingerprint
+        )
+    });
+    let script = data.join("wrk-load.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "{headers}local paths = {{{}}}\nlocal i = 0\n\
+             request = function()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n",
+            paths.join(", ")
+        ),
+    )
+    .expect("write the wrk script");
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Waited for off the runtime, which is serving the load meanwhile.
+    let args = [
+        format!("-t{threads}"),
+        format!("-c{clients}"),
+        format!("-d{seconds}s"),
+        "--latency".into(),
+        "-s".into(),
+        script.display().to_string(),
+        origin,
+    ];
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new("wrk").args(args).output())
+            .await
+            .expect("wrk")
+            .unwrap_or_else(|e| panic!("run wrk (apt-get install wrk): {e}"));
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "wrk failed: {text}");
+    parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output: {text}"))
+}
+
+/// Requests/s, the 50th and 99th latency percentiles and the non-2xx
+/// count from wrk's `--latency` report.
+fn parse_wrk(text: &str) -> Option<Load> {
+    let ms = |v: &str| -> Option<f64> {
+        let unit = v.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let n: f64 = v[..v.len() - unit.len()].parse().ok()?;
+        Some(match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            "m" => n * 60_000.0,
+            _ => return None,
+        })
+    };
+    let field = |key: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+    };
+    Some(Load {
+        rate: field("Requests/sec:")?.parse().ok()?,
+        p50_ms: ms(field("50%")?)?,
+        p99_ms: ms(field("99%")?)?,
+        errors: field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?,
+    })
 }
 
 /// pgbench's default (TPC-B-like) script on the same server, same clients.
