@@ -158,6 +158,13 @@ pub async fn run(it: impl Iterator<Item = String>) {
     )
     .await;
     health.print("baseline: GET /healthz");
+    let commits = || {
+        services
+            .group_commit
+            .as_ref()
+            .map_or((0, 0), |g| g.commits())
+    };
+    let before = commits();
     let reads = load(
         &http,
         bench.case_urls.clone(),
@@ -167,6 +174,13 @@ pub async fn run(it: impl Iterator<Item = String>) {
     )
     .await;
     reads.print("audited case reads: GET /api/v1/cases/{id} at a workstation");
+    let after = commits();
+    let (txs, events) = (after.0 - before.0, after.1 - before.1);
+    println!(
+        "group commit while reading: {txs} transactions ({:.0}/s), {:.1} events each",
+        txs as f64 / a.seconds as f64,
+        events as f64 / txs.max(1) as f64
+    );
     println!(
         "ratio: case reads / healthz = {:.2}; errors {}",
         reads.rate / health.rate,
