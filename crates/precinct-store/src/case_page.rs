@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use crate::cases::{
     case_from_row, document_from_row, member_from_row, person_from_row, placeholders,
     task_from_row, timeline_from_row, CASE_COLUMNS, DOCUMENT_COLUMNS, PEOPLE_OF_CASE,
+    TASKS_OF_CASE, TIMELINE_OF_CASE,
 };
 use crate::org::{unit_from_row, UNIT_COLUMNS};
-use crate::rows::{opt_text, Cols, Param, Query};
+use crate::rows::{Cols, Param, Query};
 use crate::{parse, text, Result, Store, StoreError};
 
 /// What a case page shows besides the case itself.
@@ -31,28 +32,14 @@ pub struct CaseMaterial {
     pub assignable: HashMap<UserId, String>,
 }
 
-// Each row of a case's material brings the name of the user it mentions
-// (`mentioned_name`), read as the row is: the names cost no second pass
-// over the same tables.
-const MEMBER_NAMES: &str = "SELECT u.id, u.display_name FROM case_members m \
-     JOIN users u ON u.id = m.user_id WHERE m.case_id = $1";
-const TASKS_NAMED: &str =
-    "SELECT t.id, t.case_id, t.title, t.assignee_id, t.due_at, t.done_at, t.created_by, t.created_at, \
-     u.display_name AS mentioned_name \
-     FROM case_tasks t LEFT JOIN users u ON u.id = t.assignee_id WHERE t.case_id = $1 ORDER BY t.created_at, t.id";
-const TIMELINE_NAMED: &str = "SELECT t.at, t.actor_id, t.what, t.detail, u.display_name AS mentioned_name \
-     FROM case_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.case_id = $1 ORDER BY t.at, t.id";
+const MENTIONED: &str = "SELECT id, display_name FROM users WHERE id IN (\
+     SELECT user_id FROM case_members WHERE case_id = $1 \
+     UNION SELECT actor_id FROM case_timeline WHERE case_id = $1 \
+     UNION SELECT author_id FROM documents WHERE case_id = $1 \
+     UNION SELECT assignee_id FROM case_tasks WHERE case_id = $1)";
 
 fn name_of(row: &dyn Cols) -> Result<(UserId, String)> {
     Ok((parse(&text(row, "id")?)?, text(row, "display_name")?))
-}
-
-/// The user a row names in `id_col`, with the name the row brought.
-fn mentioned(row: &dyn Cols, id_col: &str, names: &mut HashMap<UserId, String>) -> Result<()> {
-    if let (Some(id), Some(name)) = (opt_text(row, id_col)?, opt_text(row, "mentioned_name")?) {
-        names.insert(parse(&id)?, name);
-    }
-    Ok(())
 }
 
 impl Store {
@@ -105,22 +92,17 @@ impl Store {
         assignable_in: &[UnitId],
     ) -> Result<CaseMaterial> {
         let key = Param::from(id.to_string());
-        let documents: String = DOCUMENT_COLUMNS
-            .split(", ")
-            .map(|c| format!("d.{c}, "))
-            .collect();
         let mut queries = vec![
             Query::new(PEOPLE_OF_CASE, vec![key.clone()]),
             Query::new(
                 format!(
-                    "SELECT {documents}u.display_name AS mentioned_name FROM documents d \
-                     LEFT JOIN users u ON u.id = d.author_id WHERE d.case_id = $1 ORDER BY d.created_at, d.id"
+                    "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE case_id = $1 ORDER BY created_at, id"
                 ),
                 vec![key.clone()],
             ),
-            Query::new(TASKS_NAMED, vec![key.clone()]),
-            Query::new(TIMELINE_NAMED, vec![key.clone()]),
-            Query::new(MEMBER_NAMES, vec![key]),
+            Query::new(TASKS_OF_CASE, vec![key.clone()]),
+            Query::new(TIMELINE_OF_CASE, vec![key.clone()]),
+            Query::new(MENTIONED, vec![key]),
         ];
         if !assignable_in.is_empty() {
             queries.push(Query::new(
@@ -138,18 +120,9 @@ impl Store {
         self.read_batch(queries, CaseMaterial::default(), |m, i, row| {
             match i {
                 0 => m.people.push(person_from_row(row)?),
-                1 => {
-                    m.documents.push(document_from_row(row)?);
-                    mentioned(row, "author_id", &mut m.names)?;
-                }
-                2 => {
-                    m.tasks.push(task_from_row(row)?);
-                    mentioned(row, "assignee_id", &mut m.names)?;
-                }
-                3 => {
-                    m.timeline.push(timeline_from_row(row)?);
-                    mentioned(row, "actor_id", &mut m.names)?;
-                }
+                1 => m.documents.push(document_from_row(row)?),
+                2 => m.tasks.push(task_from_row(row)?),
+                3 => m.timeline.push(timeline_from_row(row)?),
                 4 => {
                     let (id, name) = name_of(row)?;
                     m.names.insert(id, name);
