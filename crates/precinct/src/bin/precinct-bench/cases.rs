@@ -77,9 +77,15 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
 }
 
 /// The database the run uses: `<dir>/cases-<N>/precinct.db`, or a
-/// PostgreSQL database named after the case count.
+/// PostgreSQL database named after the case count (its keys in
+/// `<dir>/cases-<N>-postgres`, so that neither run clears the other's).
 fn database(a: &CaseArgs) -> (PathBuf, String, Option<(String, String)>) {
-    let data = a.dir.join(format!("cases-{}", a.cases));
+    let pg = if a.database_url.is_some() {
+        "-postgres"
+    } else {
+        ""
+    };
+    let data = a.dir.join(format!("cases-{}{pg}", a.cases));
     match &a.database_url {
         None => {
             let url = format!("sqlite://{}", data.join("precinct.db").display());
