@@ -27,13 +27,18 @@ pub(crate) struct SqliteNative {
     reader: Mutex<Connection>,
     /// Work for the request readers; they stop when this is dropped.
     requests: flume::Sender<ReadJob>,
+    /// The readers, joined on drop so that their connections are closed
+    /// (and the last one's checkpoint done) before the store is gone.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// A request's read, run on a reader thread's connection.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
-/// Threads (each with its connection) for request reads: more than the
-/// cores, so that a reader waiting on the disk does not hold the others up.
+/// Threads (each with its connection) for request reads: four, more than
+/// this machine kind's two cores, so that a reader waiting on the disk does
+/// not hold the others up (two measured the same; a larger host may want
+/// more).
 /// They take their work from one queue and go on to the next job without
 /// sleeping while there is one; the runtime's blocking pool instead wakes
 /// a thread, and puts one to sleep, for every read (decision 0004).
@@ -134,14 +139,29 @@ pub(crate) fn sequence_on(tx: &Connection, events: &[AuditEvent]) -> Result<()> 
     Ok(())
 }
 
+impl Drop for SqliteNative {
+    fn drop(&mut self) {
+        // Disconnect the queue: each reader finishes its job and stops.
+        let (closed, _) = flume::unbounded();
+        drop(std::mem::replace(&mut self.requests, closed));
+        let me = std::thread::current().id();
+        for reader in self.readers.drain(..) {
+            if reader.thread().id() != me {
+                let _ = reader.join();
+            }
+        }
+    }
+}
+
 impl SqliteNative {
     pub(crate) fn open(path: PathBuf) -> Result<Self> {
         let (requests, jobs) = flume::unbounded::<ReadJob>();
+        let mut readers = Vec::with_capacity(REQUEST_READERS);
         for _ in 0..REQUEST_READERS {
             let conn = connect(&path)?;
             conn.execute_batch("PRAGMA query_only = ON;")?;
             let jobs = jobs.clone();
-            std::thread::Builder::new()
+            let reader = std::thread::Builder::new()
                 .name("precinct-sqlite-read".into())
                 .spawn(move || {
                     while let Ok(job) = jobs.recv() {
@@ -149,11 +169,13 @@ impl SqliteNative {
                     }
                 })
                 .map_err(|e| StoreError::Corrupt(format!("a SQLite reader did not start: {e}")))?;
+            readers.push(reader);
         }
         Ok(Self {
             writer: Mutex::new(connect(&path)?),
             reader: Mutex::new(connect(&path)?),
             requests,
+            readers,
             path,
         })
     }
@@ -167,6 +189,10 @@ impl SqliteNative {
     ) -> Result<T> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: ReadJob = Box::new(move |conn| {
+            // Nobody waits for it any more (the request went away).
+            if answer.is_closed() {
+                return;
+            }
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
                 .unwrap_or_else(|_| Err(StoreError::Corrupt("a SQLite read failed".into())));
             let _ = answer.send(out);

@@ -911,7 +911,7 @@ async fn documentation_is_append_only(db: TestDb) {
         .collect();
     assert_eq!(what, ["case.opened", "document.added", "document.amended"]);
     // The page names the people it mentions: the timeline's actor and
-    // every member, each read with its row.
+    // every member.
     let lead_name = view["members"]
         .as_array()
         .unwrap()

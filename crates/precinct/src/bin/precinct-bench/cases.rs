@@ -205,7 +205,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
         let reads = wrk(&data, &bench.case_urls, Some(&bench), a.clients, a.seconds).await;
         reads.print("audited case reads, from wrk: GET /api/v1/cases/{id} at a workstation");
         println!(
-            "ratio, from wrk: case reads / healthz = {:.2}; non-2xx {}",
+            "ratio, from wrk: case reads / healthz = {:.2}; failed {}",
             reads.rate / health.rate,
             reads.errors
         );
@@ -617,7 +617,10 @@ async fn wrk(
         ),
     )
     .expect("write the wrk script");
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // wrk wants at least a connection a thread.
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(clients);
     // Waited for off the runtime, which is serving the load meanwhile.
     let args = [
         format!("-t{threads}"),
@@ -635,12 +638,17 @@ async fn wrk(
             .unwrap_or_else(|e| panic!("run wrk (apt-get install wrk): {e}"));
     let _ = std::fs::remove_file(&script);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "wrk failed: {text}");
+    assert!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output: {text}"))
 }
 
-/// Requests/s, the 50th and 99th latency percentiles and the non-2xx
-/// count from wrk's `--latency` report.
+/// Requests/s, the 50th and 99th latency percentiles and the failures
+/// (non-2xx answers and socket errors: a timed-out request is missing from
+/// the latencies, so it must count here) from wrk's `--latency` report.
 fn parse_wrk(text: &str) -> Option<Load> {
     let ms = |v: &str| -> Option<f64> {
         let unit = v.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
@@ -663,7 +671,17 @@ fn parse_wrk(text: &str) -> Option<Load> {
         rate: field("Requests/sec:")?.parse().ok()?,
         p50_ms: ms(field("50%")?)?,
         p99_ms: ms(field("99%")?)?,
-        errors: field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?,
+        errors: field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?
+            + socket_errors(field("Socket errors:"))?,
+    })
+}
+
+/// The sum of wrk's `Socket errors: connect 0, read 0, write 0, timeout 0`.
+fn socket_errors(line: Option<&str>) -> Option<u64> {
+    line.map_or(Some(0), |l| {
+        l.split(',')
+            .map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+            .sum()
     })
 }
 
