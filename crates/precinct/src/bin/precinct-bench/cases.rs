@@ -195,6 +195,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
     if a.wrk {
         let health = wrk(
             &data,
+            &base,
             &[format!("{base}/healthz")],
             None,
             a.clients,
@@ -202,7 +203,15 @@ pub async fn run(it: impl Iterator<Item = String>) {
         )
         .await;
         health.print("baseline, from wrk (a second process): GET /healthz");
-        let reads = wrk(&data, &bench.case_urls, Some(&bench), a.clients, a.seconds).await;
+        let reads = wrk(
+            &data,
+            &base,
+            &bench.case_urls,
+            Some(&bench),
+            a.clients,
+            a.seconds,
+        )
+        .await;
         reads.print("audited case reads, from wrk: GET /api/v1/cases/{id} at a workstation");
         println!(
             "ratio, from wrk: case reads / healthz = {:.2}; failed {}",
@@ -590,17 +599,16 @@ async fn load(
 /// shares this process's runtime with the server.
 async fn wrk(
     data: &std::path::Path,
+    base: &str,
     urls: &[String],
     auth: Option<&Bench>,
     clients: usize,
     seconds: u64,
 ) -> Load {
-    let (origin, paths) = {
-        let first = &urls[0];
-        let at = first[8..].find('/').map_or(first.len(), |i| i + 8);
-        let paths: Vec<String> = urls.iter().map(|u| format!("{:?}", &u[at..])).collect();
-        (first[..at].to_owned(), paths)
-    };
+    let paths: Vec<String> = urls
+        .iter()
+        .map(|u| format!("{:?}", u.strip_prefix(base).unwrap_or(u)))
+        .collect();
     let headers = auth.map_or_else(String::new, |b| {
         format!(
             "wrk.headers[\"Authorization\"] = \"Bearer {}\"\nwrk.headers[\"x-client-cert\"] = \"{}\"\n",
@@ -629,7 +637,7 @@ async fn wrk(
         "--latency".into(),
         "-s".into(),
         script.display().to_string(),
-        origin,
+        base.to_owned(),
     ];
     let out =
         tokio::task::spawn_blocking(move || std::process::Command::new("wrk").args(args).output())
