@@ -17,7 +17,9 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 use crate::search::{index_text, reindex_scope, TextKind};
-use crate::{flag, int, opt_int, opt_text, parse, text, Result, Store, StoreError, WriteTx};
+use crate::{
+    flag, int, opt_int, opt_text, parse, text, Engine, Result, Store, StoreError, WriteTx,
+};
 
 /// A new case; its number is given by the store.
 #[derive(Debug, Clone)]
@@ -194,11 +196,16 @@ pub(crate) async fn insert_line(
         .bind(line.detail.clone())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
-        .bind(now.as_micros())
-        .bind(case.to_string())
-        .execute(&mut **tx)
-        .await?;
+    for table in [
+        "UPDATE cases SET updated_at = $1 WHERE id = $2",
+        "UPDATE case_members SET case_updated_at = $1 WHERE case_id = $2",
+    ] {
+        sqlx::query(table)
+            .bind(now.as_micros())
+            .bind(case.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -321,8 +328,8 @@ impl Store {
     /// The cases a user is connected to, most recently changed first.
     pub async fn case_ids_of_user(&self, user: UserId, limit: i64) -> Result<Vec<CaseId>> {
         sqlx::query(
-            "SELECT c.id FROM case_members m JOIN cases c ON c.id = m.case_id \
-             WHERE m.user_id = $1 ORDER BY c.updated_at DESC LIMIT $2",
+            "SELECT case_id AS id FROM case_members \
+             WHERE user_id = $1 ORDER BY case_updated_at DESC LIMIT $2",
         )
         .bind(user.to_string())
         .bind(limit)
@@ -333,16 +340,33 @@ impl Store {
         .collect()
     }
 
-    /// The cases of some units, most recently changed first.
+    /// The cases of some units, most recently changed first. SQLite reads
+    /// the `(unit_id, updated_at)` index of each unit in the list into a
+    /// bounded sort; PostgreSQL would read and sort every case of the
+    /// units, so it is given the newest `limit` of each unit, merged.
     pub async fn case_ids_of_units(&self, units: &[UnitId], limit: i64) -> Result<Vec<CaseId>> {
         if units.is_empty() {
             return Ok(vec![]);
         }
-        let list = placeholders(1, units.len());
-        let sql = format!(
-            "SELECT id FROM cases WHERE unit_id IN ({list}) ORDER BY updated_at DESC LIMIT ${}",
-            units.len() + 1
-        );
+        let lim = units.len() + 1;
+        let sql = match self.engine {
+            Engine::Sqlite => format!(
+                "SELECT id FROM cases WHERE unit_id IN ({}) ORDER BY updated_at DESC LIMIT ${lim}",
+                placeholders(1, units.len())
+            ),
+            Engine::Postgres => {
+                let arms = (1..=units.len())
+                    .map(|i| {
+                        format!(
+                            "SELECT id, updated_at FROM (SELECT id, updated_at FROM cases \
+                             WHERE unit_id = ${i} ORDER BY updated_at DESC LIMIT ${lim}) AS u{i}"
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                format!("SELECT id FROM ({arms}) AS recent ORDER BY updated_at DESC LIMIT ${lim}")
+            }
+        };
         let mut q = sqlx::query(&sql);
         for u in units {
             q = q.bind(u.to_string());
@@ -708,12 +732,14 @@ impl Store {
 
 async fn insert_member(tx: &mut WriteTx, case: CaseId, m: &CaseMember) -> Result<()> {
     sqlx::query(
-        "INSERT INTO case_members (case_id, user_id, membership, named) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO case_members (case_id, user_id, membership, named, case_updated_at) \
+         VALUES ($1, $2, $3, $4, coalesce((SELECT updated_at FROM cases WHERE id = $5), 0))",
     )
     .bind(case.to_string())
     .bind(m.user.to_string())
     .bind(m.membership.as_str())
     .bind(i64::from(m.named || m.membership == Membership::Lead))
+    .bind(case.to_string())
     .execute(&mut **tx)
     .await
     .map_err(fk_or)?;

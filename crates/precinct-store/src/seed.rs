@@ -83,7 +83,7 @@ impl std::fmt::Debug for CaseSeeder {
 
 const CASE_COLUMNS: &str = "id, year, seq, title, offense, status, status_before_seal, \
      classification, unit_id, narrative, due_at, created_by, created_at, updated_at";
-const MEMBER_COLUMNS: &str = "case_id, user_id, membership, named";
+const MEMBER_COLUMNS: &str = "case_id, user_id, membership, named, case_updated_at";
 const PERSON_COLUMNS: &str = "id, case_id, role, juvenile, protected_witness, \
      confidential_informant, name, address, phone, date_of_birth, added_by, added_at";
 const DOCUMENT_COLUMNS: &str = "id, case_id, kind, classification, title, body, author_id, \
@@ -301,7 +301,7 @@ where
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         ))?;
         let mut member = tx.prepare_cached(&format!(
-            "INSERT INTO case_members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
+            "INSERT INTO case_members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
         ))?;
         let mut person = tx.prepare_cached(&format!(
             "INSERT INTO case_people ({PERSON_COLUMNS}) VALUES \
@@ -340,7 +340,8 @@ where
                     id,
                     m.user.to_string(),
                     m.membership.as_str(),
-                    is_named(m)
+                    is_named(m),
+                    updated_at(c)
                 ])?;
             }
             let scope = scope_of(c);
@@ -551,6 +552,7 @@ where
                 .field(&m.user.to_string())
                 .field(m.membership.as_str())
                 .field(is_named(m))
+                .field(updated_at(c))
                 .end();
         }
         let scope = scope_of(c);

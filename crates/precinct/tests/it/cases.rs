@@ -825,6 +825,81 @@ async fn search_says_when_it_stopped_at_its_budget(db: TestDb) {
 }
 dbtest!(search_says_when_it_stopped_at_its_budget);
 
+/// The ids of a case list, in its order.
+async fn list_order(d: &Dept, path: &str, who: &str) -> Vec<String> {
+    let (s, v) = d.get(path, who, Ch::Workstation).await;
+    assert_eq!(s, 200, "{path} as {who}: {v}");
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The case lists put the most recently changed case first: a new entry
+/// or a new member moves its case to the top of its members' "my cases"
+/// and of the supervisor's unit list.
+async fn case_lists_follow_the_latest_change(db: TestDb) {
+    let d = department(db).await;
+    let minute = std::time::Duration::from_secs(60);
+    let older = d.open("Shed break-in on Alder Row", "case").await;
+    d.app.advance(minute);
+    let newer = d.open("Garage break-in on Birch Lane", "case").await;
+    let lists = [
+        ("/api/v1/cases", "lead"),
+        ("/api/v1/cases?scope=mine", "mate"),
+        ("/api/v1/cases?scope=unit", "sgt"),
+    ];
+    for (path, who) in lists {
+        assert_eq!(
+            list_order(&d, path, who).await,
+            [newer.as_str(), older.as_str()],
+            "{who}"
+        );
+    }
+    d.app.advance(minute);
+    let (s, b) = d
+        .post(
+            &format!("/api/v1/cases/{older}/documents"),
+            "mate",
+            Ch::Workstation,
+            json!({"kind": "note", "title": "Neighbour", "body": "Heard a van at 03:00."}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    for (path, who) in lists {
+        assert_eq!(
+            list_order(&d, path, who).await,
+            [older.as_str(), newer.as_str()],
+            "{who}"
+        );
+    }
+    assert!(list_order(&d, "/api/v1/cases", "other").await.is_empty());
+    d.app.advance(minute);
+    let (s, b) = d
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/cases/{newer}/assignment"),
+            "sgt",
+            Ch::Workstation,
+            Some(json!({"lead": d.ids["lead"], "team": [d.ids["mate"], d.ids["other"]]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    for (path, who) in lists {
+        assert_eq!(
+            list_order(&d, path, who).await,
+            [newer.as_str(), older.as_str()],
+            "{who}"
+        );
+    }
+    assert_eq!(
+        list_order(&d, "/api/v1/cases", "other").await,
+        [newer.as_str()]
+    );
+}
+dbtest!(case_lists_follow_the_latest_change);
+
 async fn documentation_is_append_only(db: TestDb) {
     let d = department(db).await;
     let case = d.open("Burglary at the bakery", "case").await;

@@ -151,6 +151,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
 
     if a.search_only {
         search(&http, &base, &bench, a.captain_rounds).await;
+        lists(&http, &base, &bench).await;
         store.close().await;
         return;
     }
@@ -228,6 +229,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
         0,
     );
     search(&http, &base, &bench, a.captain_rounds).await;
+    lists(&http, &base, &bench).await;
     store.close().await;
 }
 
@@ -731,7 +733,42 @@ async fn pgbench(admin: &str, clients: usize, seconds: u64) {
     raw(admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
 }
 
-/// One decision with a realistic case: a team of six, two supervisors.
+/// The case lists, one request at a time: the officer's own cases (the
+/// first page after signing in) and the captain's units' cases, each the
+/// 200 most recently changed, decided by policy.
+async fn lists(http: &reqwest::Client, base: &str, b: &Bench) {
+    for (who, token, scope) in [
+        ("officer", &b.token, "mine"),
+        ("captain", &b.captain_token, "unit"),
+    ] {
+        let mut lat = Vec::new();
+        let mut shown = Vec::new();
+        for _ in 0..40 {
+            let t = Instant::now();
+            let res = http
+                .get(format!("{base}/api/v1/cases"))
+                .query(&[("scope", scope)])
+                .bearer_auth(token)
+                .header("x-client-cert", &b.fingerprint)
+                .send()
+                .await
+                .expect("case list");
+            assert!(res.status().is_success(), "case list: {}", res.status());
+            let v: Value = res.json().await.unwrap_or(Value::Null);
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            shown.push(v.as_array().map_or(0, Vec::len) as f64);
+        }
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "case list ({scope}) as {who}: {} requests, p50 {:.1} ms, p95 {:.1} ms, {:.0} cases each",
+            lat.len(),
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.95),
+            median(shown)
+        );
+    }
+}
+
 /// Policy-filtered search, one query at a time, as the officer and as the
 /// captain (whose scope is the whole precinct).
 async fn search(http: &reqwest::Client, base: &str, b: &Bench, captain_rounds: usize) {
