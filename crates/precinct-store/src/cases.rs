@@ -196,11 +196,12 @@ pub(crate) async fn insert_line(
         .bind(line.detail.clone())
         .execute(&mut **tx)
         .await?;
-    for table in [
+    // The case's last change, and its copy on each membership ("my cases").
+    for sql in [
         "UPDATE cases SET updated_at = $1 WHERE id = $2",
         "UPDATE case_members SET case_updated_at = $1 WHERE case_id = $2",
     ] {
-        sqlx::query(table)
+        sqlx::query(sql)
             .bind(now.as_micros())
             .bind(case.to_string())
             .execute(&mut **tx)
@@ -733,13 +734,12 @@ impl Store {
 async fn insert_member(tx: &mut WriteTx, case: CaseId, m: &CaseMember) -> Result<()> {
     sqlx::query(
         "INSERT INTO case_members (case_id, user_id, membership, named, case_updated_at) \
-         VALUES ($1, $2, $3, $4, coalesce((SELECT updated_at FROM cases WHERE id = $5), 0))",
+         VALUES ($1, $2, $3, $4, coalesce((SELECT updated_at FROM cases WHERE id = $1), 0))",
     )
     .bind(case.to_string())
     .bind(m.user.to_string())
     .bind(m.membership.as_str())
     .bind(i64::from(m.named || m.membership == Membership::Lead))
-    .bind(case.to_string())
     .execute(&mut **tx)
     .await
     .map_err(fk_or)?;
