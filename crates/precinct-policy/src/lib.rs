@@ -636,25 +636,15 @@ struct Asked<'a> {
     number: &'a str,
 }
 
-/// The context Cedar sees: always these attributes, of these types (no
-/// grant is a grant of kind `none` that covers nothing).
-fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+/// A grant as the context's `grant` record.
+fn grant_record(g: &GrantContext) -> Result<RestrictedExpression, PolicyError> {
     let strings = |v: &[String]| {
         RestrictedExpression::new_set(
             v.iter()
                 .map(|s| RestrictedExpression::new_string(s.clone())),
         )
     };
-    static NONE: std::sync::LazyLock<GrantContext> = std::sync::LazyLock::new(|| GrantContext {
-        kind: "none".into(),
-        cases: vec![],
-        documents: vec![],
-        may_add_notes: false,
-        device: String::new(),
-        ends_at: Timestamp::from_micros(0),
-    });
-    let g = ctx.grant.unwrap_or(&NONE);
-    let grant = RestrictedExpression::new_record([
+    RestrictedExpression::new_record([
         (
             "kind".to_owned(),
             RestrictedExpression::new_string(g.kind.clone()),
@@ -674,7 +664,32 @@ fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
             RestrictedExpression::new_long(g.ends_at.as_micros()),
         ),
     ])
-    .map_err(|e| PolicyError::Request(e.to_string()))?;
+    .map_err(|e| PolicyError::Request(e.to_string()))
+}
+
+/// The context Cedar sees: always these attributes, of these types (no
+/// grant is a grant of kind `none` that covers nothing).
+fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+    // Most requests have no grant: its record (kind `none`, covering
+    // nothing) is built once.
+    static NONE: std::sync::LazyLock<Option<RestrictedExpression>> =
+        std::sync::LazyLock::new(|| {
+            grant_record(&GrantContext {
+                kind: "none".into(),
+                cases: vec![],
+                documents: vec![],
+                may_add_notes: false,
+                device: String::new(),
+                ends_at: Timestamp::from_micros(0),
+            })
+            .ok()
+        });
+    let grant = match ctx.grant {
+        Some(g) => grant_record(g)?,
+        None => NONE
+            .clone()
+            .ok_or_else(|| PolicyError::Request("no grant record".into()))?,
+    };
     Context::from_pairs([
         (
             "device".to_owned(),

@@ -227,6 +227,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
         &precinct_policy::PolicyEngine::shipped().expect("policy"),
         "shipped policy",
         0,
+        super::policy::DECISIONS,
     );
     search(&http, &base, &bench, a.captain_rounds).await;
     lists(&http, &base, &bench).await;

@@ -75,7 +75,7 @@ fn parse_args() -> Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: precinct-bench cases --help, precinct-bench policy [--single-only], or precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
+        "usage: precinct-bench cases --help, precinct-bench policy [--single-only] [--decisions N], or precinct-bench audit [--database-url postgres://…] [--dir DIR] [--seconds 10] \
          [--writers 64] [--proof-log 10000000] [--proofs 10000] [--verify-rounds 3] [--only proof]"
     );
     std::process::exit(2)

@@ -2,7 +2,10 @@
 //! decision (`view`, alternately at a workstation, allowed, and off-site,
 //! denied) and a case page's five questions in one `decide_each`, over a
 //! realistic case: a team of six, two supervisors. `precinct-bench cases`
-//! runs the first as part of its report.
+//! runs the first as part of its report. `--decisions N` (100,000) sets
+//! how many decisions each part times: a few thousand are enough for
+//! `valgrind --tool=callgrind`, whose instruction counts do not depend on
+//! how busy the machine is.
 
 use precinct_domain::ids::{UnitId, UserId};
 use precinct_domain::{Role, Roles, Timestamp};
@@ -14,19 +17,30 @@ use std::time::Instant;
 use super::cases::uuid_hex;
 use super::{median, percentile};
 
-const DECISIONS: usize = 100_000;
+/// Decisions each part times, unless `--decisions` says otherwise.
+pub const DECISIONS: usize = 100_000;
 
 pub fn run(mut args: impl Iterator<Item = String>) {
     let usage = || -> ! {
-        eprintln!("usage: precinct-bench policy [--single-only] [--baseline-policy FILE]");
+        eprintln!(
+            "usage: precinct-bench policy [--single-only] [--baseline-policy FILE] [--decisions N]"
+        );
         std::process::exit(2)
     };
     let mut page = true;
     let mut baseline = None;
+    let mut n = DECISIONS;
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--single-only" => page = false,
             "--baseline-policy" => baseline = Some(args.next().unwrap_or_else(|| usage())),
+            "--decisions" => {
+                n = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n >= 10)
+                    .unwrap_or_else(|| usage())
+            }
             _ => usage(),
         }
     }
@@ -44,14 +58,14 @@ pub fn run(mut args: impl Iterator<Item = String>) {
         (path, engine)
     });
     for round in 0..3 {
-        policy_decisions(&shipped, "shipped policy", round);
+        policy_decisions(&shipped, "shipped policy", round, n);
         if let Some((path, engine)) = &other {
-            policy_decisions(engine, path, round);
+            policy_decisions(engine, path, round, n);
         }
     }
-    under_a_grant(&shipped);
+    under_a_grant(&shipped, n);
     if page {
-        case_page(&shipped);
+        case_page(&shipped, n);
     }
 }
 
@@ -123,12 +137,12 @@ fn context(channel: &str) -> RequestContext<'_> {
 }
 
 /// One decision with a realistic case: a team of six, two supervisors.
-pub fn policy_decisions(engine: &PolicyEngine, label: &str, round: usize) {
+pub fn policy_decisions(engine: &PolicyEngine, label: &str, round: usize, n: usize) {
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
-    let mut lat = Vec::with_capacity(DECISIONS);
-    for i in 0..DECISIONS {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
         let channel = if i % 2 == 0 { "workstation" } else { "offsite" };
         let t = Instant::now();
         let d = engine.decide(&AccessRequest {
@@ -152,7 +166,7 @@ pub fn policy_decisions(engine: &PolicyEngine, label: &str, round: usize) {
 
 /// One decision off-site under an off-duty investigation grant: on its
 /// device (allowed) and from a personal computer (denied), alternately.
-fn under_a_grant(engine: &PolicyEngine) {
+fn under_a_grant(engine: &PolicyEngine, n: usize) {
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
@@ -164,8 +178,8 @@ fn under_a_grant(engine: &PolicyEngine) {
         device: "laptop-7".into(),
         ends_at: Timestamp::from_micros(3_600_000_000),
     };
-    let mut lat = Vec::with_capacity(DECISIONS);
-    for i in 0..DECISIONS {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
         let (channel, device) = if i % 2 == 0 {
             ("department_device", "laptop-7")
         } else {
@@ -195,7 +209,7 @@ fn under_a_grant(engine: &PolicyEngine) {
 
 /// A case page's questions (view, and the four the page's buttons need),
 /// in one `decide_each`, at a workstation.
-fn case_page(engine: &PolicyEngine) {
+fn case_page(engine: &PolicyEngine, n: usize) {
     const ASKED: [Action; 5] = [
         Action::View,
         Action::AddDocument,
@@ -206,7 +220,7 @@ fn case_page(engine: &PolicyEngine) {
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
-    let rounds = DECISIONS / ASKED.len();
+    let rounds = n / ASKED.len();
     let mut lat = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let t = Instant::now();
