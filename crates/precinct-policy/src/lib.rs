@@ -95,7 +95,7 @@ pub enum ResourceKind {
 }
 
 /// A case or one of its documents, with the case's connections.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource<'a> {
     pub kind: ResourceKind,
     /// The case's or the document's id.
@@ -477,25 +477,45 @@ impl PolicyEngine {
         context: RequestContext<'_>,
         actions: &[Action],
     ) -> Vec<Decision> {
-        match self.try_decide(principal, resource, context, actions) {
+        self.decide_all(principal, context, &[(resource, actions)])
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Decides the actions asked about each of several resources (a case
+    /// page's entries), by one principal in one context: the user, the
+    /// context and one entity set serve every question. Answers come in
+    /// the order asked; if the request cannot be built, everything is
+    /// refused.
+    pub fn decide_all(
+        &self,
+        principal: &Principal<'_>,
+        context: RequestContext<'_>,
+        asked: &[(&Resource<'_>, &[Action])],
+    ) -> Vec<Vec<Decision>> {
+        match self.try_decide(principal, context, asked) {
             Ok(d) => d,
-            Err(e) => actions.iter().map(|_| refused(e.clone())).collect(),
+            Err(e) => asked
+                .iter()
+                .map(|(_, actions)| actions.iter().map(|_| refused(e.clone())).collect())
+                .collect(),
         }
     }
 
     fn try_decide(
         &self,
         p: &Principal<'_>,
-        r: &Resource<'_>,
         ctx: RequestContext<'_>,
-        actions: &[Action],
-    ) -> Result<Vec<Decision>, PolicyError> {
+        asked: &[(&Resource<'_>, &[Action])],
+    ) -> Result<Vec<Vec<Decision>>, PolicyError> {
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
-        let kind = kind_index(r.kind);
         let shapes = || {
-            actions
-                .iter()
-                .map(move |&a| self.shapes.get(shape_index(a, kind)))
+            asked.iter().flat_map(move |(r, actions)| {
+                let kind = kind_index(r.kind);
+                actions
+                    .iter()
+                    .map(move |&a| self.shapes.get(shape_index(a, kind)))
+            })
         };
         // Only the attributes a policy asked about may read are built.
         let read = shapes().fold(AttrSet::NONE, |read, s| {
@@ -528,40 +548,70 @@ impl PolicyEngine {
             [],
         )
         .map_err(|e| bad(&e))?;
-        let (rtype, author) = match r.kind {
-            ResourceKind::Case => (&self.names.case, None),
-            ResourceKind::Document { author } => (&self.names.document, Some(author)),
-            ResourceKind::Unit => (&self.names.unit, None),
-        };
-        let resource = uid(rtype, &r.id);
-        let resource_entity = if r.kind == ResourceKind::Unit {
-            Entity::new_no_attrs(resource.clone(), HashSet::new())
-        } else {
-            self.material(resource.clone(), r, author, read)?
-        };
+        let mut resources: Vec<EntityUid> = Vec::with_capacity(asked.len());
+        let mut entities = vec![user];
+        for (i, (r, _)) in asked.iter().enumerate() {
+            let (rtype, author) = match r.kind {
+                ResourceKind::Case => (&self.names.case, None),
+                ResourceKind::Document { author } => (&self.names.document, Some(author)),
+                ResourceKind::Unit => (&self.names.unit, None),
+            };
+            let resource = uid(rtype, &r.id);
+            // A resource asked about twice is one entity; two different
+            // resources by one name are a mistake that decides nothing.
+            match resources.iter().position(|u| *u == resource) {
+                Some(j) if asked[j].0 == *r => {}
+                Some(_) => {
+                    return Err(PolicyError::Request(format!(
+                        "two different resources are named {resource}"
+                    )))
+                }
+                None => entities.push(if r.kind == ResourceKind::Unit {
+                    Entity::new_no_attrs(resource.clone(), HashSet::new())
+                } else {
+                    self.material(resource.clone(), r, author, read)?
+                }),
+            }
+            debug_assert_eq!(resources.len(), i);
+            resources.push(resource);
+        }
         // The action hierarchy (`case_material`) comes from the schema: each
         // asked action's entity carries all its groups as parents. It is
         // left out where no policy asked about could look it up.
-        let needs_action = shapes().any(|s| s.is_none_or(|s| s.needs_action));
-        let asked = actions
-            .iter()
-            .filter(|_| needs_action)
-            .filter_map(|a| self.action_entities.get(a).cloned());
-        let entities = Entities::from_entities(asked.chain([user, resource_entity]), None)
-            .map_err(|e| bad(&e))?;
+        if shapes().any(|s| s.is_none_or(|s| s.needs_action)) {
+            let mut actions: Vec<Action> =
+                asked.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+            actions.sort_by_key(|a| *a as usize);
+            actions.dedup();
+            entities.extend(
+                actions
+                    .iter()
+                    .filter_map(|a| self.action_entities.get(a).cloned()),
+            );
+        }
+        let entities = Entities::from_entities(entities, None).map_err(|e| bad(&e))?;
         let context = cedar_context(ctx)?;
-        let asked = Asked {
-            principal: &principal,
-            resource: &resource,
-            kind,
-            context: &context,
-            entities: &entities,
-            number: &r.number,
-        };
-        actions
+        Ok(asked
             .iter()
-            .map(|&action| self.evaluate(&asked, action))
-            .collect()
+            .zip(&resources)
+            .map(|((r, actions), resource)| {
+                let asked = Asked {
+                    principal: &principal,
+                    resource,
+                    kind: kind_index(r.kind),
+                    context: &context,
+                    entities: &entities,
+                    number: &r.number,
+                };
+                // An error deciding one question about a resource refuses
+                // every question about it, and about it alone.
+                actions
+                    .iter()
+                    .map(|&action| self.evaluate(&asked, action))
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap_or_else(|e| actions.iter().map(|_| refused(e.clone())).collect())
+            })
+            .collect())
     }
 
     fn evaluate(&self, asked: &Asked<'_>, action: Action) -> Result<Decision, PolicyError> {

@@ -804,6 +804,98 @@ when {{ context.break_glass }};
 }
 
 #[test]
+fn resources_decided_together_are_decided_as_one_at_a_time() {
+    let w = world();
+    let engine = PolicyEngine::shipped().expect("policy");
+    let other_team = [w.teammate];
+    let (mut allowed, mut denied) = (0, 0);
+    each_request(&w, 1500, |p, r, ctx, actions| {
+        // The resource asked about, two entries beside it (another author,
+        // another team, another classification), and the resource again.
+        let entry = |id: &str, author, classification, team| Resource {
+            kind: ResourceKind::Document { author },
+            id: id.into(),
+            classification,
+            team,
+            ..r.clone()
+        };
+        let first = entry("d1", w.officer, "restricted", r.team);
+        let second = entry("d2", w.teammate, "case", &other_team);
+        let asked: [(&Resource<'_>, &[Action]); 4] = [
+            (r, actions),
+            (&first, &[Action::View, Action::Amend]),
+            (&second, &Action::ALL),
+            (r, actions),
+        ];
+        let together = engine.decide_all(p, ctx, &asked);
+        assert_eq!(together.len(), asked.len());
+        for ((res, acts), d) in asked.iter().zip(&together) {
+            let alone = engine.decide_each(p, res, ctx, acts);
+            assert_same(d, &alone, &(p, res, ctx, acts));
+            for d in d {
+                if d.allowed {
+                    allowed += 1;
+                } else {
+                    denied += 1;
+                }
+            }
+        }
+    });
+    assert!(
+        allowed > 500 && denied > 500,
+        "{allowed} allowed, {denied} denied"
+    );
+}
+
+#[test]
+fn two_different_resources_by_one_name_are_refused() {
+    let w = world();
+    let engine = PolicyEngine::shipped().expect("policy");
+    let roles = Roles::new([Role::Detective]).expect("roles");
+    let units = [w.unit];
+    let principal = Principal {
+        id: w.officer,
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let team = [w.officer];
+    let case = Resource {
+        kind: ResourceKind::Case,
+        id: "c1".into(),
+        number: "2026-000123".into(),
+        unit: w.unit,
+        classification: "case",
+        sealed: false,
+        lead: Some(w.officer),
+        team: &team,
+        named: &[],
+        supervisors: &[],
+    };
+    let alone = engine.decide_each(&principal, &case, at_workstation(), &[Action::View]);
+    assert!(alone[0].allowed);
+    let sealed = Resource {
+        sealed: true,
+        ..case.clone()
+    };
+    let both = engine.decide_all(
+        &principal,
+        at_workstation(),
+        &[(&case, &[Action::View]), (&sealed, &[Action::View])],
+    );
+    assert_eq!(both.len(), 2);
+    for d in both.iter().flatten() {
+        assert!(!d.allowed);
+        assert!(d
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not be made"));
+    }
+}
+
+#[test]
 fn each_action_is_decided_against_the_policies_whose_scope_admits_it() {
     let engine = PolicyEngine::shipped().expect("policy");
     let slice = |action, kind| {

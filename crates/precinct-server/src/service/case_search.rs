@@ -178,11 +178,22 @@ impl Services {
                 .collect();
             new.sort();
             new.dedup();
-            for case in self.store.case_heads(&new).await.or_service("case")? {
-                let conn = Connections::of(&case, &units);
-                let view = self
-                    .decide_on(asker, Action::View, &case, &conn, None, false)
-                    .allowed;
+            let heads: Vec<(Case, Connections)> = self
+                .store
+                .case_heads(&new)
+                .await
+                .or_service("case")?
+                .into_iter()
+                .map(|case| {
+                    let conn = Connections::of(&case, &units);
+                    (case, conn)
+                })
+                .collect();
+            // The batch's cases decided together: one entity set.
+            let items: Vec<_> = heads.iter().map(|(c, conn)| (c, conn, None)).collect();
+            let decided = self.decide_many(asker, &[Action::View], &items, false);
+            for ((case, conn), d) in heads.into_iter().zip(decided) {
+                let view = d.first().is_some_and(|d| d.allowed);
                 seen.insert(
                     case.id,
                     Candidate {

@@ -204,6 +204,17 @@ pub const PAGE_SIZE: usize = 25;
 /// Most cases in "my cases" and "my unit's cases".
 const LIST_LIMIT: i64 = 200;
 
+/// The classification a decision about an entry sees: paperwork stays
+/// paperwork; otherwise an entry is at least as sensitive as its case.
+fn entry_classification(case: &Case, document: Option<&Document>) -> Classification {
+    match document {
+        Some(d) if d.classification == Classification::Administrative => d.classification,
+        Some(_) if case.classification == Classification::Restricted => Classification::Restricted,
+        Some(d) => d.classification,
+        None => case.classification,
+    }
+}
+
 /// The answer when no decision came back: a denial.
 fn no_decision() -> Decision {
     Decision {
@@ -259,17 +270,31 @@ impl Services {
         document: Option<&Document>,
         break_glass: bool,
     ) -> Vec<Decision> {
-        let number = case.number.to_string();
-        let classification = match document {
-            // Paperwork stays paperwork; otherwise an entry is at least as
-            // sensitive as its case.
-            Some(d) if d.classification == Classification::Administrative => d.classification,
-            Some(_) if case.classification == Classification::Restricted => {
-                Classification::Restricted
-            }
-            Some(d) => d.classification,
-            None => case.classification,
-        };
+        self.decide_many(asker, actions, &[(case, conn, document)], break_glass)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// The same decisions about each of several cases or entries (`None`:
+    /// the case itself), with one user, one context and one entity set for
+    /// all of them: a case page decides its entries together, a list or a
+    /// search its cases. Under an off-site grant, whose record in the
+    /// context depends on the case, several cases are decided each on its
+    /// own.
+    fn decide_many(
+        &self,
+        asker: Asker<'_>,
+        actions: &[Action],
+        items: &[(&Case, &Connections, Option<&Document>)],
+        break_glass: bool,
+    ) -> Vec<Vec<Decision>> {
+        let one_case = items.windows(2).all(|w| w[0].0.id == w[1].0.id);
+        if !one_case && items.iter().any(|(_, conn, _)| conn.grant.is_some()) {
+            return items
+                .iter()
+                .map(|item| self.decide_each(asker, actions, item.0, item.1, item.2, break_glass))
+                .collect();
+        }
         let principal = Principal {
             id: asker.user.id,
             roles: &asker.user.roles,
@@ -277,28 +302,33 @@ impl Services {
             on_duty: asker.user.on_duty,
             training_current: true,
         };
-        let grant = conn
-            .grant
-            .as_ref()
-            .map(|g| super::offsite::grant_context(g, case));
-        let resource = Resource {
-            kind: match document {
-                Some(d) => ResourceKind::Document { author: d.author },
-                None => ResourceKind::Case,
-            },
-            id: document.map_or_else(|| case.id.to_string(), |d| d.id.to_string()),
-            number,
-            unit: case.unit,
-            classification: classification.as_str(),
-            sealed: case.is_sealed(),
-            lead: case.lead(),
-            team: &conn.team,
-            named: &conn.named,
-            supervisors: &conn.supervisors,
-        };
-        self.policy.decide_each(
+        let grant = items.first().and_then(|(case, conn, _)| {
+            conn.grant
+                .as_ref()
+                .map(|g| super::offsite::grant_context(g, case))
+        });
+        let resources: Vec<Resource<'_>> = items
+            .iter()
+            .map(|&(case, conn, document)| Resource {
+                kind: match document {
+                    Some(d) => ResourceKind::Document { author: d.author },
+                    None => ResourceKind::Case,
+                },
+                id: document.map_or_else(|| case.id.to_string(), |d| d.id.to_string()),
+                number: case.number.to_string(),
+                unit: case.unit,
+                classification: entry_classification(case, document).as_str(),
+                sealed: case.is_sealed(),
+                lead: case.lead(),
+                team: &conn.team,
+                named: &conn.named,
+                supervisors: &conn.supervisors,
+            })
+            .collect();
+        let asked: Vec<(&Resource<'_>, &[Action])> =
+            resources.iter().map(|r| (r, actions)).collect();
+        self.policy.decide_all(
             &principal,
-            &resource,
             RequestContext {
                 channel: &asker.origin.channel,
                 break_glass,
@@ -306,7 +336,7 @@ impl Services {
                 device: asker.origin.device_id.as_deref().unwrap_or(""),
                 grant: grant.as_ref(),
             },
-            actions,
+            &asked,
         )
     }
 
@@ -702,30 +732,29 @@ impl Services {
             })
             .collect();
         let docs = material.documents;
-        let entries = current_versions(&docs)
+        let current = current_versions(&docs);
+        // Amending never rides on break-glass.
+        let asked: &[Action] = if break_glass {
+            &[Action::View]
+        } else {
+            &[Action::View, Action::Amend]
+        };
+        let items: Vec<_> = current
+            .iter()
+            .map(|(cur, _)| (&case, conn, Some(*cur)))
+            .collect();
+        let decided = self.decide_many(asker, asked, &items, break_glass);
+        let entries = current
             .into_iter()
-            .map(|(cur, versions)| {
-                // Amending never rides on break-glass.
-                let (open, may_amend) = if break_glass {
-                    let open = self.decide_on(asker, Action::View, &case, conn, Some(cur), true);
-                    (open.allowed, false)
-                } else {
-                    let d = self.decide_each(
-                        asker,
-                        &[Action::View, Action::Amend],
-                        &case,
-                        conn,
-                        Some(cur),
-                        false,
-                    );
-                    let allowed = |i: usize| d.get(i).is_some_and(|d| d.allowed);
-                    (allowed(0), allowed(0) && allowed(1))
-                };
+            .zip(decided)
+            .map(|((cur, versions), d)| {
+                let allowed = |i: usize| d.get(i).is_some_and(|d| d.allowed);
+                let open = allowed(0);
                 EntryView {
                     current: cur.clone(),
                     versions: versions.into_iter().cloned().collect(),
                     open,
-                    may_amend,
+                    may_amend: open && !break_glass && allowed(1),
                 }
             })
             .collect();
@@ -759,15 +788,24 @@ impl Services {
         ids: &[CaseId],
         units: &HashMap<UnitId, Unit>,
     ) -> ServiceResult<Vec<(Case, Connections)>> {
-        let cases = self.store.cases(ids).await.or_service("case")?;
+        let cases: Vec<(Case, Connections)> = self
+            .store
+            .cases(ids)
+            .await
+            .or_service("case")?
+            .into_iter()
+            .map(|c| {
+                let conn = Connections::of(&c, units);
+                (c, conn)
+            })
+            .collect();
+        let items: Vec<_> = cases.iter().map(|(c, conn)| (c, conn, None)).collect();
+        let decided = self.decide_many(asker, &[Action::View], &items, false);
         Ok(cases
             .into_iter()
-            .filter_map(|c| {
-                let conn = Connections::of(&c, units);
-                self.decide_on(asker, Action::View, &c, &conn, None, false)
-                    .allowed
-                    .then_some((c, conn))
-            })
+            .zip(decided)
+            .filter(|(_, d)| d.first().is_some_and(|d| d.allowed))
+            .map(|(c, _)| c)
             .collect())
     }
 
