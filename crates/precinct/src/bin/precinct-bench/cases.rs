@@ -36,12 +36,15 @@ struct CaseArgs {
     captain_rounds: usize,
     /// Also load the server from a second process, `wrk` (on PATH).
     wrk: bool,
+    /// Read the database's files once before measuring, into the page
+    /// cache.
+    warm: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: precinct-bench cases [--database-url postgres://…] [--dir DIR] [--cases 1000000] \
-         [--clients 64] [--seconds 10] [--reuse] [--search-only] [--captain-rounds 1] [--wrk]"
+         [--clients 64] [--seconds 10] [--reuse] [--search-only] [--captain-rounds 1] [--wrk] [--warm]"
     );
     std::process::exit(2)
 }
@@ -57,6 +60,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
         search_only: false,
         captain_rounds: 1,
         wrk: false,
+        warm: false,
     };
     while let Some(flag) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| usage());
@@ -70,6 +74,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
             "--search-only" => a.search_only = true,
             "--captain-rounds" => a.captain_rounds = val().parse().unwrap_or_else(|_| usage()),
             "--wrk" => a.wrk = true,
+            "--warm" => a.warm = true,
             _ => usage(),
         }
     }
@@ -126,6 +131,10 @@ pub async fn run(it: impl Iterator<Item = String>) {
         seed(&data, &url, a.cases);
     }
 
+    let files = database_files(&data, &pg).await;
+    if a.warm {
+        warm(&files);
+    }
     let store = Store::open(&url).await.expect("open");
     store.migrate().await.expect("migrate");
     let services = Services::new(
@@ -150,6 +159,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
     );
 
     if a.search_only {
+        cached(&files, "before search");
         search(&http, &base, &bench, a.captain_rounds).await;
         lists(&http, &base, &bench).await;
         store.close().await;
@@ -171,6 +181,7 @@ pub async fn run(it: impl Iterator<Item = String>) {
             .as_ref()
             .map_or((0, 0), |g| g.commits())
     };
+    cached(&files, "before the reads");
     let before = commits();
     let reads = load(
         &http,
@@ -229,9 +240,89 @@ pub async fn run(it: impl Iterator<Item = String>) {
         0,
         super::policy::DECISIONS,
     );
+    cached(&files, "before search");
     search(&http, &base, &bench, a.captain_rounds).await;
     lists(&http, &base, &bench).await;
     store.close().await;
+}
+
+/// The database's files: SQLite's file and its log, or the files of the
+/// PostgreSQL database under the server's data directory (readable when
+/// the bench runs as the user that owns them, or as root).
+async fn database_files(data: &std::path::Path, pg: &Option<(String, String)>) -> Vec<PathBuf> {
+    let Some((admin, db)) = pg else {
+        return ["precinct.db", "precinct.db-wal"]
+            .iter()
+            .map(|f| data.join(f))
+            .filter(|p| p.exists())
+            .collect();
+    };
+    let Ok(pool) = sqlx::PgPool::connect(admin).await else {
+        return vec![];
+    };
+    let dir: Option<String> = sqlx::query_scalar("SHOW data_directory")
+        .fetch_one(&pool)
+        .await
+        .ok();
+    let oid: Option<i64> =
+        sqlx::query_scalar("SELECT oid::int8 FROM pg_database WHERE datname = $1")
+            .bind(db)
+            .fetch_one(&pool)
+            .await
+            .ok();
+    pool.close().await;
+    let (Some(dir), Some(oid)) = (dir, oid) else {
+        return vec![];
+    };
+    std::fs::read_dir(PathBuf::from(dir).join("base").join(oid.to_string()))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// How much of the database's files the page cache holds, by
+/// util-linux's `fincore`. This machine kind gives back idle page cache
+/// (about 20 MB/s), so a database read minutes ago may come from the
+/// disk again: search's p95 depends on it more than on the code.
+fn cached(files: &[PathBuf], when: &str) {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES,SIZE"])
+        .args(files)
+        .output();
+    let sums = out.ok().filter(|o| o.status.success()).map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace().map(|v| v.parse::<u64>().ok());
+                Some((f.next()??, f.next()??))
+            })
+            .fold((0, 0), |(r, t), (res, size)| (r + res, t + size))
+    });
+    const GIB: f64 = (1u64 << 30) as f64;
+    match sums {
+        Some((res, size)) if size > 0 => println!(
+            "page cache {when}: {:.1} of {:.1} GiB of the database ({:.0} %)",
+            res as f64 / GIB,
+            size as f64 / GIB,
+            100.0 * res as f64 / size as f64
+        ),
+        _ => println!("page cache {when}: unknown (no fincore, or the files are not readable)"),
+    }
+}
+
+/// Reads the database's files once, so that the page cache holds them.
+fn warm(files: &[PathBuf]) {
+    let t = Instant::now();
+    let mut bytes = 0;
+    for f in files {
+        if let Ok(mut file) = std::fs::File::open(f) {
+            bytes += std::io::copy(&mut file, &mut std::io::sink()).unwrap_or(0);
+        }
+    }
+    println!(
+        "warmed: read {:.1} GiB of the database in {:.1} s",
+        bytes as f64 / (1u64 << 30) as f64,
+        t.elapsed().as_secs_f64()
+    );
 }
 
 /// Runs `precinct demo seed` (the release binary beside this one) and
