@@ -189,6 +189,9 @@ pub struct Decision {
     pub message: Option<String>,
 }
 
+/// Most resources `decide_all` puts in one entity set.
+const TOGETHER: usize = 128;
+
 /// A loaded, validated policy set.
 #[derive(Debug)]
 pub struct PolicyEngine {
@@ -487,19 +490,27 @@ impl PolicyEngine {
     /// context and one entity set serve every question. Answers come in
     /// the order asked; if the request cannot be built, everything is
     /// refused.
+    ///
+    /// Resources go in groups of at most `TOGETHER`: past that, a larger
+    /// entity set costs more than it saves (`precinct-bench policy`: a
+    /// case decided in a group of 128 takes 0.80 of its time alone, in one
+    /// of 512 1.04, of 2,048 1.37).
     pub fn decide_all(
         &self,
         principal: &Principal<'_>,
         context: RequestContext<'_>,
         asked: &[(&Resource<'_>, &[Action])],
     ) -> Vec<Vec<Decision>> {
-        match self.try_decide(principal, context, asked) {
-            Ok(d) => d,
-            Err(e) => asked
-                .iter()
-                .map(|(_, actions)| actions.iter().map(|_| refused(e.clone())).collect())
-                .collect(),
-        }
+        asked
+            .chunks(TOGETHER)
+            .flat_map(|group| match self.try_decide(principal, context, group) {
+                Ok(d) => d,
+                Err(e) => group
+                    .iter()
+                    .map(|(_, actions)| actions.iter().map(|_| refused(e.clone())).collect())
+                    .collect(),
+            })
+            .collect()
     }
 
     fn try_decide(
@@ -549,6 +560,9 @@ impl PolicyEngine {
         )
         .map_err(|e| bad(&e))?;
         let mut resources: Vec<EntityUid> = Vec::with_capacity(asked.len());
+        // Where each resource was first asked about (a search asks about
+        // thousands: no quadratic scan).
+        let mut first: HashMap<EntityUid, usize> = HashMap::with_capacity(asked.len());
         let mut entities = vec![user];
         for (i, (r, _)) in asked.iter().enumerate() {
             let (rtype, author) = match r.kind {
@@ -559,20 +573,22 @@ impl PolicyEngine {
             let resource = uid(rtype, &r.id);
             // A resource asked about twice is one entity; two different
             // resources by one name are a mistake that decides nothing.
-            match resources.iter().position(|u| *u == resource) {
-                Some(j) if asked[j].0 == *r => {}
+            match first.get(&resource) {
+                Some(&j) if asked[j].0 == *r => {}
                 Some(_) => {
                     return Err(PolicyError::Request(format!(
                         "two different resources are named {resource}"
                     )))
                 }
-                None => entities.push(if r.kind == ResourceKind::Unit {
-                    Entity::new_no_attrs(resource.clone(), HashSet::new())
-                } else {
-                    self.material(resource.clone(), r, author, read)?
-                }),
+                None => {
+                    entities.push(if r.kind == ResourceKind::Unit {
+                        Entity::new_no_attrs(resource.clone(), HashSet::new())
+                    } else {
+                        self.material(resource.clone(), r, author, read)?
+                    });
+                    first.insert(resource.clone(), i);
+                }
             }
-            debug_assert_eq!(resources.len(), i);
             resources.push(resource);
         }
         // The action hierarchy (`case_material`) comes from the schema: each

@@ -848,6 +848,54 @@ fn resources_decided_together_are_decided_as_one_at_a_time() {
 }
 
 #[test]
+fn many_resources_are_decided_in_groups_with_the_same_answers() {
+    let w = world();
+    let engine = PolicyEngine::shipped().expect("policy");
+    let roles = Roles::new([Role::Detective]).expect("roles");
+    let units = [w.unit];
+    let principal = Principal {
+        id: w.officer,
+        roles: &roles,
+        units: &units,
+        on_duty: true,
+        training_current: true,
+    };
+    let (mine, theirs) = ([w.officer, w.teammate], [w.teammate]);
+    // More than two groups' worth, every third case out of reach, every
+    // fifth sealed, every seventh restricted.
+    let cases: Vec<Resource<'_>> = (0..2 * TOGETHER + 7)
+        .map(|i| Resource {
+            kind: ResourceKind::Case,
+            id: format!("c{i}"),
+            number: format!("2026-{:06}", i + 1),
+            unit: w.unit,
+            classification: if i % 7 == 0 { "restricted" } else { "case" },
+            sealed: i % 5 == 0,
+            lead: Some(w.teammate),
+            team: if i % 3 == 0 { &theirs } else { &mine },
+            named: &[],
+            supervisors: &[],
+        })
+        .collect();
+    let asked: Vec<(&Resource<'_>, &[Action])> = cases
+        .iter()
+        .map(|r| (r, &[Action::View, Action::Manage][..]))
+        .collect();
+    let together = engine.decide_all(&principal, at_workstation(), &asked);
+    assert_eq!(together.len(), cases.len());
+    let mut allowed = 0;
+    for ((r, actions), d) in asked.iter().zip(&together) {
+        let alone = engine.decide_each(&principal, r, at_workstation(), actions);
+        assert_same(d, &alone, &r.id);
+        allowed += usize::from(d[0].allowed);
+    }
+    assert!(
+        allowed > 50 && allowed < cases.len() - 50,
+        "{allowed} allowed"
+    );
+}
+
+#[test]
 fn two_different_resources_by_one_name_are_refused() {
     let w = world();
     let engine = PolicyEngine::shipped().expect("policy");

@@ -2,7 +2,7 @@
 //! decision (`view`, alternately at a workstation, allowed, and off-site,
 //! denied) and a case page's five questions in one `decide_each`, over a
 //! realistic case: a team of six, two supervisors; and a list's 200 cases
-//! one at a time against all in one `decide_all`. `precinct-bench cases`
+//! (and a search batch's 2,048) one at a time against `decide_all`. `precinct-bench cases`
 //! runs the first as part of its report. `--decisions N` (100,000) sets
 //! how many decisions each part times: a few thousand are enough for
 //! `valgrind --tool=callgrind`, whose instruction counts do not depend on
@@ -67,7 +67,9 @@ pub fn run(mut args: impl Iterator<Item = String>) {
     under_a_grant(&shipped, n);
     if page {
         case_page(&shipped, n);
-        together(&shipped, n);
+        // A list; a late search batch (decided 128 at a time).
+        together(&shipped, n, 200);
+        together(&shipped, n, 2048);
     }
 }
 
@@ -243,12 +245,11 @@ fn case_page(engine: &PolicyEngine, n: usize) {
     );
 }
 
-/// A list's 200 cases (or a case page's entries) decided one at a time
+/// `cases` cases (a list's 200, a search batch's) decided one at a time
 /// and together, in one `decide_all` (one user, one context, one entity
-/// set), alternately, with the same answers.
-fn together(engine: &PolicyEngine, n: usize) {
-    const CASES: usize = 200;
-    let fixtures: Vec<Fixture> = (0..CASES).map(|_| fixture()).collect();
+/// set for each 128), alternately, with the same answers.
+fn together(engine: &PolicyEngine, n: usize, cases: usize) {
+    let fixtures: Vec<Fixture> = (0..cases).map(|_| fixture()).collect();
     // The list is the first fixture's detective's: on every case's team.
     let me = fixtures[0].me;
     let teams: Vec<Vec<UserId>> = fixtures
@@ -267,7 +268,7 @@ fn together(engine: &PolicyEngine, n: usize) {
     let principal = fixtures[0].principal();
     let asked: Vec<(&Resource<'_>, &[Action])> =
         resources.iter().map(|r| (r, &[Action::View][..])).collect();
-    let rounds = (n / CASES).max(1);
+    let rounds = (n / cases).max(1);
     let (mut alone, mut all) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     for _ in 0..rounds {
         let t = Instant::now();
@@ -278,20 +279,20 @@ fn together(engine: &PolicyEngine, n: usize) {
                     .allowed
             })
             .collect();
-        alone.push(t.elapsed().as_secs_f64() * 1e6 / CASES as f64);
+        alone.push(t.elapsed().as_secs_f64() * 1e6 / cases as f64);
         let t = Instant::now();
         let together: Vec<bool> = engine
             .decide_all(&principal, context("workstation"), &asked)
             .iter()
             .map(|d| d[0].allowed)
             .collect();
-        all.push(t.elapsed().as_secs_f64() * 1e6 / CASES as f64);
+        all.push(t.elapsed().as_secs_f64() * 1e6 / cases as f64);
         assert_eq!(one_by_one, together);
         assert!(together.iter().all(|a| *a));
     }
     let (alone, all) = (median(alone), median(all));
     println!(
-        "{CASES} cases decided one at a time: median {alone:.1} µs a case; together (decide_all): {all:.1} µs a case ({:.2}×)",
+        "{cases} cases decided one at a time: median {alone:.1} µs a case; together (decide_all): {all:.1} µs a case ({:.2}×)",
         all / alone
     );
 }
