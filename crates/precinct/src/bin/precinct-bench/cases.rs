@@ -281,7 +281,7 @@ async fn database_files(data: &std::path::Path, pg: &Option<(String, String)>) -
 
 /// How much of the database's files the page cache holds, by
 /// util-linux's `fincore`. This machine kind gives back idle page cache
-/// (about 20 MB/s), so a database read minutes ago may come from the
+/// (about 12 MiB/s here), so a database read minutes ago may come from the
 /// disk again: search's p95 depends on it more than on the code.
 fn cached(files: &[PathBuf], when: &str) {
     let out = std::process::Command::new("fincore")
