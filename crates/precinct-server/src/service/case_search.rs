@@ -178,22 +178,8 @@ impl Services {
                 .collect();
             new.sort();
             new.dedup();
-            let heads: Vec<(Case, Connections)> = self
-                .store
-                .case_heads(&new)
-                .await
-                .or_service("case")?
-                .into_iter()
-                .map(|case| {
-                    let conn = Connections::of(&case, &units);
-                    (case, conn)
-                })
-                .collect();
-            // The batch's cases decided together: one entity set.
-            let items: Vec<_> = heads.iter().map(|(c, conn)| (c, conn, None)).collect();
-            let decided = self.decide_many(asker, &[Action::View], &items, false);
-            for ((case, conn), d) in heads.into_iter().zip(decided) {
-                let view = d.first().is_some_and(|d| d.allowed);
+            let heads = self.store.case_heads(&new).await.or_service("case")?;
+            for (case, conn, view) in self.with_views(asker, heads, &units) {
                 seen.insert(
                     case.id,
                     Candidate {

@@ -788,11 +788,23 @@ impl Services {
         ids: &[CaseId],
         units: &HashMap<UnitId, Unit>,
     ) -> ServiceResult<Vec<(Case, Connections)>> {
-        let cases: Vec<(Case, Connections)> = self
-            .store
-            .cases(ids)
-            .await
-            .or_service("case")?
+        let cases = self.store.cases(ids).await.or_service("case")?;
+        Ok(self
+            .with_views(asker, cases, units)
+            .into_iter()
+            .filter_map(|(c, conn, view)| view.then_some((c, conn)))
+            .collect())
+    }
+
+    /// Each case with its connections and whether the asker may view it
+    /// here, the cases decided together.
+    pub(crate) fn with_views(
+        &self,
+        asker: Asker<'_>,
+        cases: Vec<Case>,
+        units: &HashMap<UnitId, Unit>,
+    ) -> Vec<(Case, Connections, bool)> {
+        let cases: Vec<(Case, Connections)> = cases
             .into_iter()
             .map(|c| {
                 let conn = Connections::of(&c, units);
@@ -801,12 +813,11 @@ impl Services {
             .collect();
         let items: Vec<_> = cases.iter().map(|(c, conn)| (c, conn, None)).collect();
         let decided = self.decide_many(asker, &[Action::View], &items, false);
-        Ok(cases
+        cases
             .into_iter()
             .zip(decided)
-            .filter(|(_, d)| d.first().is_some_and(|d| d.allowed))
-            .map(|(c, _)| c)
-            .collect())
+            .map(|((c, conn), d)| (c, conn, d.first().is_some_and(|d| d.allowed)))
+            .collect()
     }
 
     fn summary(c: &Case, units: &HashMap<UnitId, Unit>, matched: Vec<&'static str>) -> CaseSummary {
