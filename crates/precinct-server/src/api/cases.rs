@@ -22,7 +22,9 @@ use super::{ApiJson, ApiPath};
 use crate::auth::ActiveUser;
 use crate::problem::{ApiResult, Problem};
 use crate::service::auditor::parse_instant;
-use crate::service::cases::{Asker, Assignment, NewAttachment, NewEntry, NewPerson, OpenCase};
+use crate::service::cases::{
+    Asker, Assignment, NewAttachment, NewEntry, NewPerson, OpenCase, ReadFor,
+};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -118,7 +120,10 @@ pub async fn open_case(
             },
         )
         .await?;
-    let view = state.services.read_case(a, case.id, None).await?;
+    let view = state
+        .services
+        .read_case(a, case.id, None, ReadFor::Record)
+        .await?;
     Ok((StatusCode::CREATED, Json(CaseOut::from(&view))))
 }
 
@@ -171,7 +176,7 @@ pub async fn get_case(
 ) -> ApiResult<Json<CaseOut>> {
     let view = state
         .services
-        .read_case(asker(&caller), CaseId::from_uuid(id), None)
+        .read_case(asker(&caller), CaseId::from_uuid(id), None, ReadFor::Record)
         .await?;
     Ok(Json(CaseOut::from(&view)))
 }
@@ -186,7 +191,10 @@ pub async fn case_by_number(
 ) -> ApiResult<Json<CaseOut>> {
     let a = asker(&caller);
     let id = state.services.case_id_by_number(a, &number).await?;
-    let view = state.services.read_case(a, id, None).await?;
+    let view = state
+        .services
+        .read_case(a, id, None, ReadFor::Record)
+        .await?;
     Ok(Json(CaseOut::from(&view)))
 }
 
@@ -201,7 +209,12 @@ pub async fn break_glass(
 ) -> ApiResult<Json<CaseOut>> {
     let view = state
         .services
-        .read_case(asker(&caller), CaseId::from_uuid(id), Some(&req.reason))
+        .read_case(
+            asker(&caller),
+            CaseId::from_uuid(id),
+            Some(&req.reason),
+            ReadFor::Record,
+        )
         .await?;
     Ok(Json(CaseOut::from(&view)))
 }

@@ -191,6 +191,24 @@ pub struct Assignment {
     pub named: Vec<UserId>,
 }
 
+/// What a case read is for: the case page also offers its forms (who may
+/// be assigned, with their names); the API's case record does not, and
+/// reads no more than it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFor {
+    Page,
+    Record,
+}
+
+/// How a case was opened for a read: what the asker may do there, whether
+/// by break-glass, and for what.
+#[derive(Debug, Clone, Copy)]
+struct Opened {
+    may: Abilities,
+    break_glass: bool,
+    purpose: ReadFor,
+}
+
 /// A break-glass opening with who and which case, for the reviewer.
 #[derive(Debug, Clone)]
 pub struct BreakGlassReview {
@@ -593,6 +611,7 @@ impl Services {
         asker: Asker<'_>,
         id: CaseId,
         break_glass: Option<&str>,
+        purpose: ReadFor,
     ) -> ServiceResult<CaseView> {
         let (case, conn, units) = self.load_case(asker, id, "case.read").await?;
         // The page's questions with the first one: one entity build.
@@ -653,7 +672,17 @@ impl Services {
             }
         }
         let view = self
-            .case_view(asker, case, &conn, &units, may, opened_by_glass)
+            .case_view(
+                asker,
+                case,
+                &conn,
+                &units,
+                Opened {
+                    may,
+                    break_glass: opened_by_glass,
+                    purpose,
+                },
+            )
             .await?;
         if !opened_by_glass {
             let e = self
@@ -705,11 +734,16 @@ impl Services {
         case: Case,
         conn: &Connections,
         units: &HashMap<UnitId, Unit>,
-        may: Abilities,
-        break_glass: bool,
+        opened: Opened,
     ) -> ServiceResult<CaseView> {
-        // Who may be assigned: the active users of the case's precinct.
-        let assignable_in = if may.manage {
+        let Opened {
+            may,
+            break_glass,
+            purpose,
+        } = opened;
+        // Who may be assigned (the page's forms): the active users of the
+        // case's precinct.
+        let assignable_in = if may.manage && purpose == ReadFor::Page {
             Self::precinct_units(case.unit, units)
         } else {
             vec![]

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use super::{
     asker, classification_choices, classification_label, done_flash, due_day, status_class, When,
 };
-use crate::service::cases::{Abilities, CaseView, EntryView, PersonView};
+use crate::service::cases::{Abilities, CaseView, EntryView, PersonView, ReadFor};
 use crate::service::ServiceError;
 use crate::state::AppState;
 use crate::ui::admin::{parse_id, refused, Choice};
@@ -630,7 +630,11 @@ pub(super) async fn case_page(
     refusal: Refusal,
 ) -> Response {
     let chrome = session.chrome.at("cases");
-    match state.services.read_case(asker(session), id, None).await {
+    match state
+        .services
+        .read_case(asker(session), id, None, ReadFor::Page)
+        .await
+    {
         Ok(view) => render(status, &page_of(&view, chrome, flash, refusal)),
         Err(e) => read_failure(state, session, chrome, id, e),
     }
@@ -695,7 +699,7 @@ pub async fn break_glass(
     let reason = form.get("reason").to_owned();
     match state
         .services
-        .read_case(asker(&session), id, Some(&reason))
+        .read_case(asker(&session), id, Some(&reason), ReadFor::Page)
         .await
     {
         Ok(view) => render(

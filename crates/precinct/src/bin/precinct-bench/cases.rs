@@ -559,7 +559,16 @@ impl Bench {
         let mut ids = ids;
         let mut readable = Vec::new();
         for id in ids.drain(..) {
-            if services.read_case(asker, id, None).await.is_ok() {
+            if services
+                .read_case(
+                    asker,
+                    id,
+                    None,
+                    precinct_server::service::cases::ReadFor::Record,
+                )
+                .await
+                .is_ok()
+            {
                 readable.push(id);
             }
         }
