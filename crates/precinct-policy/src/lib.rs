@@ -17,6 +17,9 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use thiserror::Error;
 
+mod memo;
+use memo::Memo;
+
 /// The shipped schema and policy set.
 pub const SHIPPED_SCHEMA: &str = include_str!("../../../policies/precinct.cedarschema");
 pub const SHIPPED_POLICIES: &str = include_str!("../../../policies/precinct.cedar");
@@ -204,6 +207,10 @@ pub struct PolicyEngine {
     action_entities: HashMap<Action, Entity>,
     /// What each action on each kind of resource needs, by `shape_index`.
     shapes: Vec<Shape>,
+    /// Answers already given, by the exact question (`memo`); none where
+    /// a policy could tell when it is asked otherwise than by reading the
+    /// time.
+    memo: Option<Memo>,
 }
 
 /// How requests for one action on one kind of resource are decided.
@@ -390,6 +397,7 @@ impl PolicyEngine {
             }
         }
         Ok(Self {
+            memo: Memo::for_policies(&set),
             action_entities,
             schema,
             policies: set,
@@ -405,6 +413,7 @@ impl PolicyEngine {
     /// load: the reference the tests hold the engine to.
     #[cfg(test)]
     fn validating_every_request(mut self) -> Self {
+        self.memo = None;
         for shape in &mut self.shapes {
             shape.validate = true;
             shape.policies = self.policies.clone();
@@ -412,6 +421,23 @@ impl PolicyEngine {
             shape.reads = AttrSet::ALL;
         }
         self
+    }
+
+    /// The same engine asking Cedar every question, remembering nothing
+    /// (to compare with, and to measure the memo by).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = None;
+        self
+    }
+
+    /// How many answers the engine remembers (none without a memo).
+    pub fn remembered(&self) -> usize {
+        self.memo.as_ref().map_or(0, Memo::len)
+    }
+
+    /// Whether the engine remembers answers.
+    pub fn remembers(&self) -> bool {
+        self.memo.is_some()
     }
 
     /// How many policies are loaded.
@@ -519,13 +545,70 @@ impl PolicyEngine {
         ctx: RequestContext<'_>,
         asked: &[(&Resource<'_>, &[Action])],
     ) -> Result<Vec<Vec<Decision>>, PolicyError> {
+        // A resource asked about twice is one entity; two different
+        // resources by one name are a mistake that decides nothing. (A
+        // search asks about thousands: no quadratic scan.)
+        let mut first: HashMap<(usize, &str), usize> = HashMap::with_capacity(asked.len());
+        for (i, (r, _)) in asked.iter().enumerate() {
+            match first.get(&(kind_index(r.kind), r.id.as_str())) {
+                Some(&j) if asked[j].0 == *r => {}
+                Some(_) => {
+                    return Err(PolicyError::Request(format!(
+                        "two different resources are named {}",
+                        r.id
+                    )))
+                }
+                None => {
+                    first.insert((kind_index(r.kind), r.id.as_str()), i);
+                }
+            }
+        }
+        // The answers remembered, and the keys of the questions that may be
+        // (none where a unit is among the resources: see `memo`).
+        let memo = self
+            .memo
+            .as_ref()
+            .filter(|_| asked.iter().all(|(r, _)| r.kind != ResourceKind::Unit));
+        let mut answers: Vec<Vec<Option<Decision>>> = Vec::with_capacity(asked.len());
+        let mut keys: Vec<Vec<Option<Vec<u8>>>> = Vec::with_capacity(asked.len());
+        for (r, actions) in asked {
+            let kind = kind_index(r.kind);
+            let (mut known, mut key) = (Vec::with_capacity(actions.len()), Vec::new());
+            for &a in actions.iter() {
+                let shape = self.shapes.get(shape_index(a, kind));
+                let k = match (memo, shape) {
+                    (Some(_), Some(s)) if !s.validate => {
+                        Some(memo::key(shape_index(a, kind), s.reads, p, r, &ctx))
+                    }
+                    _ => None,
+                };
+                let hit = memo.zip(k.as_deref()).and_then(|(m, k)| m.get(k));
+                known.push(hit);
+                key.push(k);
+            }
+            answers.push(known);
+            keys.push(key);
+        }
+        let open: Vec<usize> = (0..asked.len())
+            .filter(|&i| answers[i].iter().any(Option::is_none))
+            .collect();
+        if open.is_empty() {
+            return Ok(answers
+                .into_iter()
+                .map(|a| a.into_iter().flatten().collect())
+                .collect());
+        }
         let bad = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
+        // The questions left, by shape.
         let shapes = || {
-            asked.iter().flat_map(move |(r, actions)| {
+            open.iter().flat_map(|&i| {
+                let (r, actions) = asked[i];
                 let kind = kind_index(r.kind);
                 actions
                     .iter()
-                    .map(move |&a| self.shapes.get(shape_index(a, kind)))
+                    .zip(&answers[i])
+                    .filter(|(_, known)| known.is_none())
+                    .map(move |(&a, _)| self.shapes.get(shape_index(a, kind)))
             })
         };
         // Only the attributes a policy asked about may read are built.
@@ -559,44 +642,35 @@ impl PolicyEngine {
             [],
         )
         .map_err(|e| bad(&e))?;
-        let mut resources: Vec<EntityUid> = Vec::with_capacity(asked.len());
-        // Where each resource was first asked about (a search asks about
-        // thousands: no quadratic scan).
-        let mut first: HashMap<EntityUid, usize> = HashMap::with_capacity(asked.len());
+        let mut resources: HashMap<usize, EntityUid> = HashMap::with_capacity(open.len());
+        let mut built: HashSet<(usize, &str)> = HashSet::with_capacity(open.len());
         let mut entities = vec![user];
-        for (i, (r, _)) in asked.iter().enumerate() {
+        for &i in &open {
+            let r = asked[i].0;
             let (rtype, author) = match r.kind {
                 ResourceKind::Case => (&self.names.case, None),
                 ResourceKind::Document { author } => (&self.names.document, Some(author)),
                 ResourceKind::Unit => (&self.names.unit, None),
             };
             let resource = uid(rtype, &r.id);
-            // A resource asked about twice is one entity; two different
-            // resources by one name are a mistake that decides nothing.
-            match first.get(&resource) {
-                Some(&j) if asked[j].0 == *r => {}
-                Some(_) => {
-                    return Err(PolicyError::Request(format!(
-                        "two different resources are named {resource}"
-                    )))
-                }
-                None => {
-                    entities.push(if r.kind == ResourceKind::Unit {
-                        Entity::new_no_attrs(resource.clone(), HashSet::new())
-                    } else {
-                        self.material(resource.clone(), r, author, read)?
-                    });
-                    first.insert(resource.clone(), i);
-                }
+            // One entity for a resource asked about twice.
+            if built.insert((kind_index(r.kind), r.id.as_str())) {
+                entities.push(if r.kind == ResourceKind::Unit {
+                    Entity::new_no_attrs(resource.clone(), HashSet::new())
+                } else {
+                    self.material(resource.clone(), r, author, read)?
+                });
             }
-            resources.push(resource);
+            resources.insert(i, resource);
         }
         // The action hierarchy (`case_material`) comes from the schema: each
         // asked action's entity carries all its groups as parents. It is
         // left out where no policy asked about could look it up.
         if shapes().any(|s| s.is_none_or(|s| s.needs_action)) {
-            let mut actions: Vec<Action> =
-                asked.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+            let mut actions: Vec<Action> = open
+                .iter()
+                .flat_map(|&i| asked[i].1.iter().copied())
+                .collect();
             actions.sort_by_key(|a| *a as usize);
             actions.dedup();
             entities.extend(
@@ -606,27 +680,54 @@ impl PolicyEngine {
             );
         }
         let entities = Entities::from_entities(entities, None).map_err(|e| bad(&e))?;
-        let context = cedar_context(ctx)?;
-        Ok(asked
-            .iter()
-            .zip(&resources)
-            .map(|((r, actions), resource)| {
-                let asked = Asked {
-                    principal: &principal,
-                    resource,
-                    kind: kind_index(r.kind),
-                    context: &context,
-                    entities: &entities,
-                    number: &r.number,
+        let context = cedar_context(ctx, true)?;
+        // Without the time, for the questions that may be remembered.
+        let timeless = if keys.iter().flatten().any(Option::is_some) {
+            Some(cedar_context(ctx, false)?)
+        } else {
+            None
+        };
+        for &i in &open {
+            let (r, actions) = asked[i];
+            let Some(resource) = resources.get(&i) else {
+                continue;
+            };
+            let on = |context| Asked {
+                principal: &principal,
+                resource,
+                kind: kind_index(r.kind),
+                context,
+                entities: &entities,
+                number: &r.number,
+            };
+            let mut decided = Vec::with_capacity(actions.len());
+            for (j, &action) in actions.iter().enumerate() {
+                if let Some(known) = answers[i][j].take() {
+                    decided.push(Ok(known));
+                    continue;
+                }
+                let remembered = match (memo, keys[i][j].take(), &timeless) {
+                    (Some(m), Some(key), Some(timeless)) => self
+                        .evaluate(&on(timeless), action)
+                        .ok()
+                        .inspect(|d| m.insert(key, d)),
+                    _ => None,
                 };
-                // An error deciding one question about a resource refuses
-                // every question about it, and about it alone.
-                actions
-                    .iter()
-                    .map(|&action| self.evaluate(&asked, action))
-                    .collect::<Result<Vec<_>, _>>()
-                    .unwrap_or_else(|e| actions.iter().map(|_| refused(e.clone())).collect())
-            })
+                decided.push(match remembered {
+                    Some(d) => Ok(d),
+                    None => self.evaluate(&on(&context), action),
+                });
+            }
+            // An error deciding one question about a resource refuses
+            // every question about it, and about it alone.
+            answers[i] = match decided.into_iter().collect::<Result<Vec<_>, _>>() {
+                Ok(d) => d.into_iter().map(Some).collect(),
+                Err(e) => actions.iter().map(|_| Some(refused(e.clone()))).collect(),
+            };
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.into_iter().flatten().collect())
             .collect())
     }
 
@@ -735,46 +836,41 @@ fn grant_record(g: &GrantContext) -> Result<RestrictedExpression, PolicyError> {
 
 /// The context Cedar sees: always these attributes, of these types (no
 /// grant is a grant of kind `none` that covers nothing).
-fn cedar_context(ctx: RequestContext<'_>) -> Result<Context, PolicyError> {
+fn cedar_context(ctx: RequestContext<'_>, with_time: bool) -> Result<Context, PolicyError> {
     // Most requests have no grant: its record (kind `none`, covering
     // nothing) is built once.
     static NONE: std::sync::LazyLock<Option<RestrictedExpression>> =
-        std::sync::LazyLock::new(|| {
-            grant_record(&GrantContext {
-                kind: "none".into(),
-                cases: vec![],
-                documents: vec![],
-                may_add_notes: false,
-                device: String::new(),
-                ends_at: Timestamp::from_micros(0),
-            })
-            .ok()
-        });
+        std::sync::LazyLock::new(|| grant_record(&memo::NO_GRANT).ok());
     let grant = match ctx.grant {
         Some(g) => grant_record(g)?,
         None => NONE
             .clone()
             .ok_or_else(|| PolicyError::Request("no grant record".into()))?,
     };
-    Context::from_pairs([
-        (
-            "device".to_owned(),
-            RestrictedExpression::new_string(ctx.device.to_owned()),
-        ),
-        ("grant".to_owned(), grant),
-        (
-            "channel".to_owned(),
-            RestrictedExpression::new_string(ctx.channel.to_owned()),
-        ),
-        (
-            "break_glass".to_owned(),
-            RestrictedExpression::new_bool(ctx.break_glass),
-        ),
-        (
-            "now".to_owned(),
-            RestrictedExpression::new_long(ctx.now.as_micros()),
-        ),
-    ])
+    Context::from_pairs(
+        [
+            (
+                "device".to_owned(),
+                RestrictedExpression::new_string(ctx.device.to_owned()),
+            ),
+            ("grant".to_owned(), grant),
+            (
+                "channel".to_owned(),
+                RestrictedExpression::new_string(ctx.channel.to_owned()),
+            ),
+            (
+                "break_glass".to_owned(),
+                RestrictedExpression::new_bool(ctx.break_glass),
+            ),
+        ]
+        .into_iter()
+        .chain(with_time.then(|| {
+            (
+                "now".to_owned(),
+                RestrictedExpression::new_long(ctx.now.as_micros()),
+            )
+        })),
+    )
     .map_err(|e| PolicyError::Request(e.to_string()))
 }
 
@@ -812,7 +908,7 @@ fn needs_validation(schema: &Schema, names: &Names, action: Action, kind: usize)
     };
     let resource_type = names.of_kind(kind);
     let sample = RequestContext::plain("workstation", Timestamp::from_micros(0));
-    let Ok(context) = cedar_context(sample) else {
+    let Ok(context) = cedar_context(sample, true) else {
         return true;
     };
     Request::new(

@@ -26,16 +26,32 @@ fn invalid_files_are_refused_with_the_reason() {
     assert!(matches!(err, PolicyError::Schema(_)));
 }
 
-struct World {
-    officer: UserId,
-    teammate: UserId,
-    sergeant: UserId,
+pub(crate) struct World {
+    pub(crate) officer: UserId,
+    pub(crate) teammate: UserId,
+    pub(crate) sergeant: UserId,
     outsider_sergeant: UserId,
     stranger: UserId,
-    unit: UnitId,
+    pub(crate) unit: UnitId,
 }
 
-fn world() -> World {
+/// The world's officer, a detective of its unit, off duty, trained.
+pub(crate) fn officer<'a>(w: &World, roles: &'a Roles, units: &'a [UnitId]) -> Principal<'a> {
+    Principal {
+        id: w.officer,
+        roles,
+        units,
+        on_duty: false,
+        training_current: true,
+    }
+}
+
+/// A detective's roles, and the world's unit.
+pub(crate) fn detective(w: &World) -> (Roles, [UnitId; 1]) {
+    (Roles::new([Role::Detective]).expect("roles"), [w.unit])
+}
+
+pub(crate) fn world() -> World {
     World {
         officer: UserId::new_random(),
         teammate: UserId::new_random(),
@@ -620,7 +636,7 @@ fn an_enumerated_entity_type_is_still_checked_id_by_id() {
 /// with which roles, from where, on what (case, document by one or
 /// another author, one's own unit or another), classified and sealed how,
 /// by break-glass or not, and the actions in varying order.
-fn each_request(
+pub(crate) fn each_request(
     w: &World,
     n: usize,
     mut visit: impl FnMut(&Principal<'_>, &Resource<'_>, RequestContext<'_>, &[Action]),
@@ -648,9 +664,9 @@ fn each_request(
         &[Role::Supervisor, Role::Auditor],
     ];
     let other_unit = UnitId::new_random();
-    let team = [w.officer, w.teammate];
-    let named = [w.officer];
-    let supervisors = [w.sergeant];
+    let teams: [&[UserId]; 2] = [&[w.officer, w.teammate], &[w.teammate]];
+    let nameds: [&[UserId]; 2] = [&[w.officer], &[]];
+    let supervisors: [&[UserId]; 2] = [&[w.sergeant], &[w.outsider_sergeant]];
     for _ in 0..n {
         let r = Roles::new(roles[next(roles.len())].iter().copied()).expect("roles");
         let units = [w.unit];
@@ -676,9 +692,10 @@ fn each_request(
                 classification: ["case", "restricted", "administrative"][next(3)],
                 sealed: next(3) == 0,
                 lead: [Some(w.officer), None][next(2)],
-                team: &team,
-                named: &named,
-                supervisors: &supervisors,
+                // Mostly the usual team, named users and supervisors.
+                team: teams[usize::from(next(4) == 0)],
+                named: nameds[usize::from(next(4) == 0)],
+                supervisors: supervisors[usize::from(next(4) == 0)],
             },
         };
         // Off-site grants of each kind, covering the case or not, on the
@@ -697,7 +714,8 @@ fn each_request(
         let context = RequestContext {
             channel: ["workstation", "workstation", "department_device", "offsite"][next(4)],
             break_glass: next(3) == 0,
-            now: Timestamp::from_micros(0),
+            // Before, at and after the grants' ends.
+            now: Timestamp::from_micros([-1, 0, 1][next(3)]),
             device: ["", "laptop"][next(2)],
             grant: grant.as_ref(),
         };
@@ -725,7 +743,7 @@ fn each_request(
 /// The same decision, but for the order in which Cedar reports the
 /// policies that decided (and so, where several forbids with a message
 /// decided, which message is shown).
-fn assert_same(fast: &[Decision], reference: &[Decision], what: &dyn std::fmt::Debug) {
+pub(crate) fn assert_same(fast: &[Decision], reference: &[Decision], what: &dyn std::fmt::Debug) {
     assert_eq!(fast.len(), reference.len(), "{what:?}");
     for (f, r) in fast.iter().zip(reference) {
         assert_eq!(f.allowed, r.allowed, "{what:?}: {f:?} vs {r:?}");
@@ -795,20 +813,20 @@ when {{ context.break_glass }};
 
 /// How many decisions allowed and how many denied.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     allowed: usize,
     denied: usize,
 }
 
 impl Tally {
-    fn add(&mut self, decisions: &[Decision]) {
+    pub(crate) fn add(&mut self, decisions: &[Decision]) {
         let allowed = decisions.iter().filter(|d| d.allowed).count();
         self.allowed += allowed;
         self.denied += decisions.len() - allowed;
     }
 
     /// The sample reaches both answers, often.
-    fn reaches_both(&self) {
+    pub(crate) fn reaches_both(&self) {
         let (allowed, denied) = (self.allowed, self.denied);
         assert!(
             allowed > 500 && denied > 500,
@@ -856,14 +874,10 @@ fn resources_decided_together_are_decided_as_one_at_a_time() {
 fn many_resources_are_decided_in_groups_with_the_same_answers_and_one_name_is_one_resource() {
     let w = world();
     let engine = PolicyEngine::shipped().expect("policy");
-    let roles = Roles::new([Role::Detective]).expect("roles");
-    let units = [w.unit];
+    let (roles, units) = detective(&w);
     let principal = Principal {
-        id: w.officer,
-        roles: &roles,
-        units: &units,
         on_duty: true,
-        training_current: true,
+        ..officer(&w, &roles, &units)
     };
     let (mine, theirs) = ([w.officer, w.teammate], [w.teammate]);
     // More than two groups' worth, every third case out of reach, every

@@ -235,7 +235,9 @@ pub async fn run(it: impl Iterator<Item = String>) {
         pgbench(admin, a.clients, a.seconds).await;
     }
     super::policy::policy_decisions(
-        &precinct_policy::PolicyEngine::shipped().expect("policy"),
+        &precinct_policy::PolicyEngine::shipped()
+            .expect("policy")
+            .without_memo(),
         "shipped policy",
         0,
         super::policy::DECISIONS,

@@ -2,8 +2,10 @@
 //! decision (`view`, alternately at a workstation, allowed, and off-site,
 //! denied) and a case page's five questions in one `decide_each`, over a
 //! realistic case: a team of six, two supervisors; and a list's 200 cases
-//! (and a search batch's 2,048) one at a time against `decide_all`. `precinct-bench cases`
-//! runs the first as part of its report. `--decisions N` (100,000) sets
+//! (and a search batch's 2,048) one at a time against `decide_all`. These
+//! are Cedar's own work: the engine remembers nothing for them. Then the
+//! same questions asked again of an engine that remembers its answers
+//! (`memo`). `precinct-bench cases` runs the first as part of its report. `--decisions N` (100,000) sets
 //! how many decisions each part times: a few thousand are enough for
 //! `valgrind --tool=callgrind`, whose instruction counts do not depend on
 //! how busy the machine is.
@@ -17,6 +19,15 @@ use std::time::Instant;
 
 use super::cases::uuid_hex;
 use super::{median, percentile};
+
+/// A case page's questions: view, and the four the page's buttons need.
+const ASKED: [Action; 5] = [
+    Action::View,
+    Action::AddDocument,
+    Action::Manage,
+    Action::ViewProtected,
+    Action::ViewAudit,
+];
 
 /// Decisions each part times, unless `--decisions` says otherwise.
 pub const DECISIONS: usize = 100_000;
@@ -49,13 +60,14 @@ pub fn run(mut args: impl Iterator<Item = String>) {
         "# precinct-bench policy ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let shipped = PolicyEngine::shipped().expect("policy");
+    let shipped = PolicyEngine::shipped().expect("policy").without_memo();
     // Another policy file against the same schema, measured in the same
     // run (say, the policy before a change).
     let other = baseline.map(|path| {
         let text = std::fs::read_to_string(&path).expect("baseline policy file");
-        let engine =
-            PolicyEngine::new(precinct_policy::SHIPPED_SCHEMA, &text).expect("baseline policy");
+        let engine = PolicyEngine::new(precinct_policy::SHIPPED_SCHEMA, &text)
+            .expect("baseline policy")
+            .without_memo();
         (path, engine)
     });
     for round in 0..3 {
@@ -71,6 +83,46 @@ pub fn run(mut args: impl Iterator<Item = String>) {
         together(&shipped, n, 200);
         together(&shipped, n, 2048);
     }
+    remembered(n);
+}
+
+/// The questions above asked of an engine that remembers its answers:
+/// the same `view` again, and a case page's five questions again.
+fn remembered(n: usize) {
+    let engine = PolicyEngine::shipped().expect("policy");
+    let f = fixture();
+    let principal = f.principal();
+    let resource = f.case();
+    let (mut one, mut page) = (Vec::with_capacity(n), Vec::with_capacity(n / ASKED.len()));
+    for i in 0..n {
+        let t = Instant::now();
+        let d = engine.decide(&AccessRequest {
+            principal: &principal,
+            action: Action::View,
+            resource: &resource,
+            context: context("workstation"),
+        });
+        one.push(t.elapsed().as_secs_f64() * 1e6);
+        assert!(d.allowed);
+        if i % ASKED.len() == 0 {
+            let t = Instant::now();
+            let d = engine.decide_each(&principal, &resource, context("workstation"), &ASKED);
+            page.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(d.len(), ASKED.len());
+        }
+    }
+    one.sort_by(f64::total_cmp);
+    page.sort_by(f64::total_cmp);
+    println!(
+        "policy decision remembered (the same question again): p50 {:.2} µs, p99 {:.2} µs; \
+         a case page's {} questions remembered: p50 {:.2} µs, p99 {:.2} µs ({} answers held)",
+        percentile(&one, 0.50),
+        percentile(&one, 0.99),
+        ASKED.len(),
+        percentile(&page, 0.50),
+        percentile(&page, 0.99),
+        engine.remembered()
+    );
 }
 
 struct Fixture {
@@ -214,13 +266,6 @@ fn under_a_grant(engine: &PolicyEngine, n: usize) {
 /// A case page's questions (view, and the four the page's buttons need),
 /// in one `decide_each`, at a workstation.
 fn case_page(engine: &PolicyEngine, n: usize) {
-    const ASKED: [Action; 5] = [
-        Action::View,
-        Action::AddDocument,
-        Action::Manage,
-        Action::ViewProtected,
-        Action::ViewAudit,
-    ];
     let f = fixture();
     let principal = f.principal();
     let resource = f.case();
