@@ -7,6 +7,7 @@
 mod audit;
 mod case_page;
 mod cases;
+mod kept;
 mod offsite;
 mod org;
 mod registry;
@@ -17,8 +18,9 @@ mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
-pub use case_page::CaseMaterial;
+pub use case_page::{CaseMaterial, CaseRead};
 pub use cases::{BreakGlass, Line, NewCase, SealedBlob};
+pub use kept::{KeptReads, Revisions};
 pub use offsite::{
     CustodyStep, GrantComment, GrantMark, GrantUpdate, Notification, PaperFile, PendingMail,
 };
@@ -194,6 +196,8 @@ pub struct Store {
     /// Full tiles of the Merkle tree's upper levels, as read (see
     /// `Store::nodes`).
     tile_cache: std::sync::Arc<std::sync::Mutex<audit::TileCache>>,
+    /// Cases and units as last read, for reads that find them unchanged.
+    kept: std::sync::Arc<kept::Kept>,
 }
 
 #[derive(Debug, Clone)]
@@ -314,6 +318,7 @@ impl Store {
             sqlite_writer: Default::default(),
             native,
             tile_cache: Default::default(),
+            kept: Default::default(),
         })
     }
 
@@ -324,6 +329,12 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// How many cases are kept from earlier reads (`kept.rs`), and how
+    /// many reads they have answered.
+    pub fn kept(&self) -> (usize, KeptReads) {
+        (self.kept.len(), self.kept.reads())
     }
 
     /// After a bulk load: on SQLite, fold the write-ahead log back into the

@@ -26,7 +26,7 @@ use precinct_domain::{nibrs, DomainError, Role, Timestamp};
 use precinct_policy::{
     AccessRequest, Action, Decision, Principal, RequestContext, Resource, ResourceKind,
 };
-use precinct_store::{BreakGlass, Line, NewCase};
+use precinct_store::{BreakGlass, Line, NewCase, Revisions};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
@@ -81,6 +81,17 @@ impl Connections {
     pub(crate) fn includes(&self, user: UserId) -> bool {
         self.team.contains(&user) || self.supervisors.contains(&user)
     }
+}
+
+/// A case as loaded for a request: with its connections, the unit tree,
+/// and where the case and the organisation stood when read (the page's
+/// material is read as of then, `Store::case_material`).
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedCase {
+    pub case: Case,
+    pub conn: Connections,
+    pub units: HashMap<UnitId, Unit>,
+    pub at: Revisions,
 }
 
 /// A person as the asker may see them.
@@ -201,12 +212,14 @@ pub enum ReadFor {
 }
 
 /// How a case was opened for a read: what the asker may do there, whether
-/// by break-glass, and for what.
+/// by break-glass, for what, and at which revision.
 #[derive(Debug, Clone, Copy)]
 struct Opened {
     may: Abilities,
     break_glass: bool,
     purpose: ReadFor,
+    /// Where the case stood when it was loaded and decided on.
+    at: Revisions,
 }
 
 /// A break-glass opening with who and which case, for the reviewer.
@@ -436,21 +449,22 @@ impl Services {
         id: CaseId,
         action: Action,
         audit_action: &str,
-    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let (case, conn, units) = self.load_case(asker, id, audit_action).await?;
-        let d = self.decide_on(asker, action, &case, &conn, None, false);
+    ) -> ServiceResult<LoadedCase> {
+        let loaded = self.load_case(asker, id, audit_action).await?;
+        let (case, conn) = (&loaded.case, &loaded.conn);
+        let d = self.decide_on(asker, action, case, conn, None, false);
         if !d.allowed {
             return Err(self
                 .refuse(
                     asker,
                     audit_action,
-                    Some((&case, &conn)),
+                    Some((case, conn)),
                     ("case", id.to_string()),
                     Some(&d),
                 )
                 .await);
         }
-        Ok((case, conn, units))
+        Ok(loaded)
     }
 
     /// A case with its connections and the unit tree; a case that does not
@@ -460,8 +474,8 @@ impl Services {
         asker: Asker<'_>,
         id: CaseId,
         audit_action: &str,
-    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let (case, mut conn, units) = match self.load_case_quietly(id).await {
+    ) -> ServiceResult<LoadedCase> {
+        let mut loaded = match self.load_case_quietly(id).await {
             Err(ServiceError::NotFound(_)) => {
                 return Err(self
                     .refuse(asker, audit_action, None, ("case", id.to_string()), None)
@@ -469,21 +483,23 @@ impl Services {
             }
             loaded => loaded?,
         };
-        conn.grant = self.offsite_grant_for(asker, case.id).await?;
-        Ok((case, conn, units))
+        loaded.conn.grant = self.offsite_grant_for(asker, id).await?;
+        Ok(loaded)
     }
 
     /// A case with its connections and the unit tree, without a policy
     /// decision or an audit event (for checks that answer "not found"
     /// either way, and for `load_case`).
-    pub(crate) async fn load_case_quietly(
-        &self,
-        id: CaseId,
-    ) -> ServiceResult<(Case, Connections, HashMap<UnitId, Unit>)> {
-        let (case, units) = self.store.case_and_units(id).await.or_service("case")?;
-        let units: HashMap<UnitId, Unit> = units.into_iter().map(|u| (u.id, u)).collect();
-        let conn = Connections::of(&case, &units);
-        Ok((case, conn, units))
+    pub(crate) async fn load_case_quietly(&self, id: CaseId) -> ServiceResult<LoadedCase> {
+        let read = self.store.case_and_units(id).await.or_service("case")?;
+        let units: HashMap<UnitId, Unit> = read.units.iter().map(|u| (u.id, u.clone())).collect();
+        let conn = Connections::of(&read.case, &units);
+        Ok(LoadedCase {
+            case: read.case,
+            conn,
+            units,
+            at: read.at,
+        })
     }
 
     /// The case number's id; unknown numbers are "not found" (recorded).
@@ -613,7 +629,12 @@ impl Services {
         break_glass: Option<&str>,
         purpose: ReadFor,
     ) -> ServiceResult<CaseView> {
-        let (case, conn, units) = self.load_case(asker, id, "case.read").await?;
+        let LoadedCase {
+            case,
+            conn,
+            units,
+            at,
+        } = self.load_case(asker, id, "case.read").await?;
         // The page's questions with the first one: one entity build.
         let mut asked = self
             .decide_each(
@@ -681,6 +702,7 @@ impl Services {
                     may,
                     break_glass: opened_by_glass,
                     purpose,
+                    at,
                 },
             )
             .await?;
@@ -740,6 +762,7 @@ impl Services {
             may,
             break_glass,
             purpose,
+            at,
         } = opened;
         // Who may be assigned (the page's forms): the active users of the
         // case's precinct.
@@ -750,7 +773,7 @@ impl Services {
         };
         let material = self
             .store
-            .case_material(case.id, &assignable_in)
+            .case_material(case.id, at, &assignable_in)
             .await
             .or_service("case")?;
         let people = material
@@ -976,7 +999,7 @@ impl Services {
             .as_deref()
             .map(Classification::parse)
             .transpose()?;
-        let (case, conn, _) = self
+        let LoadedCase { case, conn, .. } = self
             .case_for(asker, case_id, Action::AddDocument, "document.add")
             .await?;
         let grant = self
@@ -1067,7 +1090,7 @@ impl Services {
             tracing::error!("no attachment key is configured; attachments are refused");
             return Err(ServiceError::Unavailable);
         };
-        let (case, conn, _) = self
+        let LoadedCase { case, conn, .. } = self
             .case_for(asker, case_id, Action::AddDocument, "document.add")
             .await?;
         self.notes_only(asker, &conn, "document.add", case_id, false)
@@ -1265,7 +1288,7 @@ impl Services {
             input.phone.as_deref(),
             input.date_of_birth.as_deref(),
         )?;
-        let (_, conn, _) = self
+        let LoadedCase { conn, .. } = self
             .case_for(asker, case_id, Action::AddDocument, "person.add")
             .await?;
         self.notes_only(asker, &conn, "person.add", case_id, false)
@@ -1309,7 +1332,7 @@ impl Services {
         case_id: CaseId,
         transition: Transition,
     ) -> ServiceResult<Case> {
-        let (case, _, _) = self
+        let LoadedCase { case, .. } = self
             .case_for(asker, case_id, Action::Manage, "case.status")
             .await?;
         let to = transition.apply(case.status, case.status_before_seal)?;

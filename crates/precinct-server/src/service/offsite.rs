@@ -465,7 +465,7 @@ impl Services {
         // Only cases the requester is connected to; others are "not found",
         // like cases that do not exist.
         for case in &valid.cases {
-            let (_, conn, _) = self.load_case_quietly(*case).await?;
+            let conn = self.load_case_quietly(*case).await?.conn;
             if !conn.includes(asker.user.id) {
                 return Err(ServiceError::NotFound("case"));
             }
@@ -581,7 +581,7 @@ impl Services {
         let found = match self.store.case_id_by_number(n).await {
             Ok(id) if !connected_only => Some(id),
             Ok(id) => {
-                let (_, conn, _) = self.load_case_quietly(id).await?;
+                let conn = self.load_case_quietly(id).await?.conn;
                 conn.includes(asker.user.id).then_some(id)
             }
             Err(precinct_store::StoreError::NotFound) => None,

@@ -83,7 +83,7 @@ impl Services {
             }
             Err(e) => return Err(ServiceError::from_store(e, "user")),
         };
-        let (c, conn, _) = self.load_case_quietly(case).await?;
+        let super::cases::LoadedCase { case: c, conn, .. } = self.load_case_quietly(case).await?;
         let refuse = |reason: &'static str, message: String| async move {
             let e = self
                 .event(asker.origin, "paper_file.check_out", Outcome::Denied)
@@ -197,13 +197,14 @@ impl Services {
         case: CaseId,
     ) -> ServiceResult<PaperFileView> {
         let me = asker.user;
-        let (c, conn, _) = match self.load_case_quietly(case).await {
-            Ok(x) => x,
-            Err(ServiceError::NotFound(_)) => {
-                return Err(self.paper_file_hidden(asker, case).await)
-            }
-            Err(e) => return Err(e),
-        };
+        let super::cases::LoadedCase { case: c, conn, .. } =
+            match self.load_case_quietly(case).await {
+                Ok(x) => x,
+                Err(ServiceError::NotFound(_)) => {
+                    return Err(self.paper_file_hidden(asker, case).await)
+                }
+                Err(e) => return Err(e),
+            };
         let sees = me.roles.contains(Role::RecordsClerk)
             || me.roles.contains(Role::InternalAffairs)
             || me.roles.contains(Role::Auditor)

@@ -1330,3 +1330,117 @@ async fn break_glass_is_marked_and_reviewed(db: TestDb) {
     }
 }
 dbtest!(break_glass_is_marked_and_reviewed);
+
+/// A case read again unchanged is answered from what the store kept; a
+/// change shows at the next read whoever wrote it — here another
+/// connection writing the tables directly, as another server or process
+/// would, behind this server's back: the case row, its people, timeline,
+/// tasks and members, a user's name and the unit tree. Losing a membership
+/// loses the case at once.
+async fn kept_reads_see_every_change_whoever_writes_it(db: TestDb) {
+    let d = department(db).await;
+    let case = d.open("Burglary at the corner shop", "case").await;
+    let path = format!("/api/v1/cases/{case}");
+    let (s, b) = d
+        .post(
+            &format!("{path}/people"),
+            "lead",
+            Ch::Workstation,
+            json!({"role": "witness", "name": "Dana Whitfield"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = d
+        .post(
+            &format!("{path}/tasks"),
+            "lead",
+            Ch::Workstation,
+            json!({"title": "Canvass the street"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let store = &d.app.db.store;
+    let read = || async {
+        let (s, v) = d.get(&path, "mate", Ch::Workstation).await;
+        assert_eq!(s, 200, "{v}");
+        v
+    };
+    let first = read().await;
+    let before = store.kept().1;
+    assert_eq!(read().await, first, "unchanged");
+    let after = store.kept().1;
+    assert!(
+        after.cases > before.cases && after.material > before.material,
+        "{after:?}"
+    );
+    let sql = |s: String| {
+        let url = d.app.db.url.clone();
+        async move { raw_sql(&url, &s).await.unwrap() }
+    };
+    let burglary = d.burglary.to_string();
+    let mate = d.ids["mate"].to_string();
+    sql(format!(
+        "UPDATE cases SET title = 'Burglary at the corner shop (two entries)' WHERE id = '{case}'"
+    ))
+    .await;
+    assert_eq!(
+        read().await["title"],
+        "Burglary at the corner shop (two entries)"
+    );
+    sql(format!(
+        "UPDATE case_people SET name = 'Dana Whitfield-Ross' WHERE case_id = '{case}'"
+    ))
+    .await;
+    assert_eq!(read().await["people"][0]["name"], "Dana Whitfield-Ross");
+    sql(format!(
+        "UPDATE case_tasks SET done_at = 1 WHERE case_id = '{case}'"
+    ))
+    .await;
+    assert!(read().await["tasks"][0]["done_at"].is_string());
+    sql(format!(
+        "INSERT INTO case_timeline (id, case_id, at, actor_id, what, detail) \
+         VALUES ('{}', '{case}', 2, NULL, 'note', 'Written elsewhere')",
+        uuid::Uuid::new_v4()
+    ))
+    .await;
+    let timeline = read().await["timeline"].clone();
+    assert!(
+        timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["detail"] == "Written elsewhere"),
+        "{timeline}"
+    );
+    sql(format!("DELETE FROM case_tasks WHERE case_id = '{case}'")).await;
+    assert_eq!(read().await["tasks"], json!([]));
+    sql(format!(
+        "UPDATE users SET display_name = 'Det. Mate Renamed' WHERE id = '{mate}'"
+    ))
+    .await;
+    let members = read().await["members"].clone();
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "Det. Mate Renamed"),
+        "{members}"
+    );
+    sql(format!(
+        "UPDATE units SET name = 'Burglary Squad' WHERE id = '{burglary}'"
+    ))
+    .await;
+    assert_eq!(read().await["unit_name"], "Burglary Squad");
+    // Off the team: the next read is refused as for any stranger.
+    sql(format!(
+        "DELETE FROM case_members WHERE case_id = '{case}' AND user_id = '{mate}'"
+    ))
+    .await;
+    let (s, _) = d.get(&path, "mate", Ch::Workstation).await;
+    assert_eq!(s, 404);
+    let (s, v) = d.get(&path, "lead", Ch::Workstation).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["members"].as_array().unwrap().len(), 1);
+}
+dbtest!(kept_reads_see_every_change_whoever_writes_it);
