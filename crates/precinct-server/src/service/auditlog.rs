@@ -17,8 +17,9 @@ use super::{ServiceError, ServiceResult, Services, StoreResultExt};
 pub const PREVIOUS_EXTENSION: &str = "precinct-previous";
 /// Separates checkpoints in the witness file.
 pub const WITNESS_SEPARATOR: &str = "~~~";
-/// Events per search-index transaction.
-const INDEX_BATCH: u64 = 20_000;
+/// Events per search-index transaction: each holds the writer's turn, so
+/// group commits (and the reads waiting on them) wait at most one batch.
+const INDEX_BATCH: u64 = 250;
 pub const DEFAULT_ORIGIN: &str = "precinct.local/audit";
 
 impl Services {

@@ -24,12 +24,44 @@ use crate::{Result, StoreError};
 pub(crate) struct SqliteNative {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// The search indexer's writes: not synced on commit (`index_search`).
+    indexer: Mutex<Connection>,
     reader: Mutex<Connection>,
     /// Work for the request readers; they stop when this is dropped.
     requests: flume::Sender<ReadJob>,
     /// The readers, joined on drop so that their connections are closed
     /// (and the last one's checkpoint done) before the store is gone.
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// Folds the write-ahead log back into the database file, away from
+    /// the writer (`checkpoints`); stops when this is dropped.
+    checkpoints: Option<(flume::Sender<()>, std::thread::JoinHandle<()>)>,
+}
+
+/// How often the log is folded back into the database. SQLite would do it
+/// inside a commit once the log reaches `wal_autocheckpoint` pages (32 MiB
+/// here): that commit, and every read waiting on its audit event, then
+/// waited 10-30 ms for the copy and its fsync. A passive checkpoint on a
+/// connection of its own blocks neither the writer nor readers.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs passive checkpoints every `CHECKPOINT_EVERY` until `stop` is
+/// dropped. A failed one is retried at the next turn; the pool's
+/// connections keep SQLite's own checkpoints as the backstop.
+fn checkpointer(path: &Path) -> Result<(flume::Sender<()>, std::thread::JoinHandle<()>)> {
+    let conn = connect(path)?;
+    let (stop, stopped) = flume::bounded::<()>(0);
+    let thread = std::thread::Builder::new()
+        .name("precinct-sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(flume::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "a WAL checkpoint failed; retrying");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Corrupt(format!("the SQLite checkpointer did not start: {e}")))?;
+    Ok((stop, thread))
 }
 
 /// A request's read, run on a reader thread's connection.
@@ -150,6 +182,12 @@ impl Drop for SqliteNative {
                 let _ = reader.join();
             }
         }
+        if let Some((stop, thread)) = self.checkpoints.take() {
+            drop(stop);
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -171,11 +209,18 @@ impl SqliteNative {
                 .map_err(|e| StoreError::Corrupt(format!("a SQLite reader did not start: {e}")))?;
             readers.push(reader);
         }
+        let writer = connect(&path)?;
+        // Checkpoints are the checkpointer's, not a commit's.
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let indexer = connect(&path)?;
+        indexer.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL;")?;
         Ok(Self {
-            writer: Mutex::new(connect(&path)?),
+            writer: Mutex::new(writer),
+            indexer: Mutex::new(indexer),
             reader: Mutex::new(connect(&path)?),
             requests,
             readers,
+            checkpoints: Some(checkpointer(&path)?),
             path,
         })
     }
@@ -269,8 +314,16 @@ impl SqliteNative {
 
     /// Adds the search terms of up to `max` events behind the index's end,
     /// in one transaction. The caller holds the store's writer turn.
+    ///
+    /// The transaction is not synced when it commits (`synchronous =
+    /// NORMAL` on this connection): its rows and the index's new end commit
+    /// together or not at all, the next audit commit's sync makes them
+    /// durable with it, and an index that loses its last batch in a crash
+    /// is only behind, which the next run makes good. Synced, each batch
+    /// held the writer's turn, and every read waiting on its audit event,
+    /// for the length of an fsync.
     pub(crate) fn index_search(&self, max: u64) -> Result<u64> {
-        let mut conn = self.writer.lock().map_err(poisoned)?;
+        let mut conn = self.indexer.lock().map_err(poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let indexed: i64 = tx.query_row(
             "SELECT indexed FROM audit_search_state WHERE id = 1",
