@@ -1,8 +1,8 @@
 //! Rows by column name, whichever driver read them, and the reads every
 //! request makes (a certificate's binding, the session with its user, a
-//! case page) run as one batch on the engine's own driver: on SQLite one
-//! hop to a blocking thread that runs every statement, prepared once, in
-//! one read transaction; on PostgreSQL the native pool's typed rows. The
+//! case page) run as one batch on the engine's own driver: on SQLite every
+//! statement, prepared once, in one read transaction, on the request's own
+//! thread; on PostgreSQL one statement on the native pool. The
 //! `Any` pool costs a thread hop and a row conversion per statement
 //! (decision 0004), which a request of a dozen statements felt.
 
@@ -146,8 +146,7 @@ impl Store {
     ) -> Result<A> {
         match (&self.native, &self.pg_reads) {
             (Native::Sqlite(db), _) => {
-                db.read(move |conn| read_sqlite(conn, &queries, acc, on_row))
-                    .await
+                db.read_here(move |conn| read_sqlite(conn, &queries, acc, on_row))
             }
             (Native::Postgres(_), Some(pg)) => {
                 // One statement, one round trip: each query's rows as a

@@ -32,6 +32,9 @@ struct CaseArgs {
     reuse: bool,
     /// Measure search only (no reads, baselines or decisions).
     search_only: bool,
+    /// Measure the reads and their baselines only (no decisions, search or
+    /// lists).
+    reads_only: bool,
     /// Rounds of the captain's searches (the officer's: five).
     captain_rounds: usize,
     /// Also load the server from a second process, `wrk` (on PATH).
@@ -44,7 +47,7 @@ struct CaseArgs {
 fn usage() -> ! {
     eprintln!(
         "usage: precinct-bench cases [--database-url postgres://…] [--dir DIR] [--cases 1000000] \
-         [--clients 64] [--seconds 10] [--reuse] [--search-only] [--captain-rounds 1] [--wrk] [--warm]"
+         [--clients 64] [--seconds 10] [--reuse] [--search-only | --reads-only] [--captain-rounds 1] [--wrk] [--warm]"
     );
     std::process::exit(2)
 }
@@ -58,6 +61,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
         seconds: 10,
         reuse: false,
         search_only: false,
+        reads_only: false,
         captain_rounds: 1,
         wrk: false,
         warm: false,
@@ -72,6 +76,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> CaseArgs {
             "--seconds" => a.seconds = val().parse().unwrap_or_else(|_| usage()),
             "--reuse" => a.reuse = true,
             "--search-only" => a.search_only = true,
+            "--reads-only" => a.reads_only = true,
             "--captain-rounds" => a.captain_rounds = val().parse().unwrap_or_else(|_| usage()),
             "--wrk" => a.wrk = true,
             "--warm" => a.warm = true,
@@ -233,6 +238,15 @@ pub async fn run(it: impl Iterator<Item = String>) {
     }
     if let Some((admin, _)) = &pg {
         pgbench(admin, a.clients, a.seconds).await;
+    }
+    let (kept, served) = store.kept();
+    println!(
+        "kept from earlier reads: {kept} cases; {} case reads and {} pages' material answered from them",
+        served.cases, served.material
+    );
+    if a.reads_only {
+        store.close().await;
+        return;
     }
     super::policy::policy_decisions(
         &precinct_policy::PolicyEngine::shipped()
@@ -616,12 +630,18 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// The server's CPU time a request, where the load came from another
+    /// process.
+    server_cpu_us: Option<f64>,
 }
 
 impl Load {
     fn print(&self, what: &str) {
+        let cpu = self
+            .server_cpu_us
+            .map_or(String::new(), |us| format!(", server CPU {us:.0} µs a request"));
         println!(
-            "{what}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms",
+            "{what}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms{cpu}",
             self.rate, self.p50_ms, self.p99_ms
         );
     }
@@ -696,6 +716,7 @@ async fn load(
         p50_ms: percentile(&all, 0.50),
         p99_ms: percentile(&all, 0.99),
         errors,
+        server_cpu_us: None,
     }
 }
 
@@ -744,11 +765,13 @@ async fn wrk(
         script.display().to_string(),
         base.to_owned(),
     ];
+    let cpu = process_cpu_seconds();
     let out =
         tokio::task::spawn_blocking(move || std::process::Command::new("wrk").args(args).output())
             .await
             .expect("wrk")
             .unwrap_or_else(|e| panic!("run wrk (apt-get install wrk): {e}"));
+    let cpu = process_cpu_seconds() - cpu;
     let _ = std::fs::remove_file(&script);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -756,7 +779,25 @@ async fn wrk(
         "wrk failed: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output: {text}"))
+    let mut load = parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output: {text}"));
+    load.server_cpu_us = Some(cpu * 1e6 / (load.rate * seconds as f64).max(1.0));
+    load
+}
+
+/// The CPU time this process has used, user and system, in seconds (from
+/// `/proc/self/stat`, in clock ticks of 1/100 s). With the load in another
+/// process, it is the server's: CPU time a request is what a noisy machine
+/// changes least (time stolen by the host is not counted).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis: utime and stime
+    // are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
 /// Requests/s, the 50th and 99th latency percentiles and the failures
@@ -786,6 +827,7 @@ fn parse_wrk(text: &str) -> Option<Load> {
         p99_ms: ms(field("99%")?)?,
         errors: field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?
             + socket_errors(field("Socket errors:"))?,
+        server_cpu_us: None,
     })
 }
 
