@@ -200,11 +200,18 @@ impl SqliteNative {
             None => {
                 let conn = connect(&self.path)?;
                 conn.execute_batch("PRAGMA query_only = ON;")?;
+                // Every batch's statements stay prepared (rusqlite keeps 16
+                // by default; the batches have about twenty).
+                conn.set_prepared_statement_cache_capacity(64);
                 conn
             }
         };
         let out = work(&conn);
-        self.idle.lock().map_err(poisoned)?.push(conn);
+        // A connection left inside a transaction (a failed `COMMIT`) is
+        // dropped, not pooled: its next read would fail to begin.
+        if conn.is_autocommit() {
+            self.idle.lock().map_err(poisoned)?.push(conn);
+        }
         out
     }
 

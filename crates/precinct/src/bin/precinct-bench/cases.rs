@@ -637,9 +637,9 @@ struct Load {
 
 impl Load {
     fn print(&self, what: &str) {
-        let cpu = self
-            .server_cpu_us
-            .map_or(String::new(), |us| format!(", server CPU {us:.0} µs a request"));
+        let cpu = self.server_cpu_us.map_or(String::new(), |us| {
+            format!(", server CPU {us:.0} µs a request")
+        });
         println!(
             "{what}: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms{cpu}",
             self.rate, self.p50_ms, self.p99_ms
@@ -790,14 +790,12 @@ async fn wrk(
 /// changes least (time stolen by the host is not counted).
 fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command's closing parenthesis: utime and stime
-    // are the 12th and 13th.
+    // The fields after the command's closing parenthesis, from the state
+    // on: utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Requests/s, the 50th and 99th latency percentiles and the failures
