@@ -23,12 +23,16 @@ use crate::org::{unit_from_row, UNIT_COLUMNS};
 use crate::rows::{Cols, Param, Query};
 use crate::{int, parse, text, Result, Store, StoreError};
 
+/// Every unit by its id, shared by the requests that read it at one
+/// revision of the organisation.
+pub type UnitsById = Arc<HashMap<UnitId, Unit>>;
+
 /// A case as read for a request: the case with its members, every unit
 /// (for the chain of command), and where both stood when read.
 #[derive(Debug, Clone)]
 pub struct CaseRead {
     pub case: Case,
-    pub units: Arc<Vec<Unit>>,
+    pub units: UnitsById,
     pub at: Revisions,
 }
 
@@ -47,9 +51,12 @@ pub struct CaseMaterial {
     /// Display names of everyone the case mentions (members, authors,
     /// assignees, actors on the timeline).
     pub names: HashMap<UserId, String>,
-    /// The active users of the units asked for, with their names.
-    pub assignable: HashMap<UserId, String>,
 }
+
+/// A case page's material, shared with the other reads of the case at the
+/// same revisions, and the active users of the units asked for, with their
+/// names (who may be assigned; read each time).
+pub type PageMaterial = (Arc<CaseMaterial>, HashMap<UserId, String>);
 
 const MENTIONED: &str = "SELECT id, display_name FROM users WHERE id IN (\
      SELECT user_id FROM case_members WHERE case_id = $1 \
@@ -173,7 +180,8 @@ impl Store {
         let units = match units {
             Some((org, units)) if org == at.org => units,
             _ => {
-                let units = Arc::new(found.units);
+                let units: UnitsById =
+                    Arc::new(found.units.into_iter().map(|u| (u.id, u)).collect());
                 self.kept.keep_units(at.org, units.clone());
                 units
             }
@@ -193,11 +201,12 @@ impl Store {
         id: CaseId,
         at: Revisions,
         assignable_in: &[UnitId],
-    ) -> Result<CaseMaterial> {
+    ) -> Result<PageMaterial> {
         #[derive(Default)]
         struct Found {
             at: (Option<i64>, Option<i64>),
             material: CaseMaterial,
+            assignable: HashMap<UserId, String>,
         }
         let kept = self.kept.case(id).and_then(|k| k.material_at(at));
         let key = Param::from(id.to_string());
@@ -254,7 +263,7 @@ impl Store {
                     }
                     _ => {
                         let (id, name) = name_of(row)?;
-                        m.assignable.insert(id, name);
+                        f.assignable.insert(id, name);
                     }
                 }
                 Ok(())
@@ -264,23 +273,23 @@ impl Store {
         };
         let Found {
             at: read_at,
-            material: mut read,
+            material: read,
+            assignable,
         } = found;
-        let assignable = std::mem::take(&mut read.assignable);
-        let mut material = match kept {
+        let material = match kept {
             Some(kept) => {
                 self.kept.served(1);
-                CaseMaterial::clone(&kept)
+                kept
             }
             None => {
+                let read = Arc::new(read);
                 // Kept only if read at the revisions the case was.
                 if read_at == (Some(at.case), Some(at.org)) {
-                    self.kept.keep_material(id, at, Arc::new(read.clone()));
+                    self.kept.keep_material(id, at, read.clone());
                 }
                 read
             }
         };
-        material.assignable = assignable;
-        Ok(material)
+        Ok((material, assignable))
     }
 }

@@ -8,10 +8,9 @@
 
 use precinct_domain::case::Case;
 use precinct_domain::ids::CaseId;
-use precinct_domain::org::Unit;
 use std::sync::{Arc, Mutex};
 
-use crate::case_page::CaseMaterial;
+use crate::case_page::{CaseMaterial, UnitsById};
 
 /// Bytes the kept cases may take at most (about 6,000 case pages of the
 /// demo department's size).
@@ -51,7 +50,7 @@ impl quick_cache::Weighter<CaseId, Arc<KeptCase>> for Weight {
 /// The kept cases and units of one store.
 pub(crate) struct Kept {
     cases: quick_cache::sync::Cache<CaseId, Arc<KeptCase>, Weight>,
-    units: Mutex<Option<(i64, Arc<Vec<Unit>>)>>,
+    units: Mutex<Option<(i64, UnitsById)>>,
     /// Reads answered from what was kept: cases, and pages' material.
     served: [std::sync::atomic::AtomicU64; 2],
 }
@@ -113,11 +112,11 @@ impl Kept {
     }
 
     /// The units kept, with the organisation's revision they were read at.
-    pub(crate) fn units(&self) -> Option<(i64, Arc<Vec<Unit>>)> {
+    pub(crate) fn units(&self) -> Option<(i64, UnitsById)> {
         self.units.lock().ok().and_then(|u| u.clone())
     }
 
-    pub(crate) fn keep_units(&self, org: i64, units: Arc<Vec<Unit>>) {
+    pub(crate) fn keep_units(&self, org: i64, units: UnitsById) {
         if let Ok(mut kept) = self.units.lock() {
             *kept = Some((org, units));
         }

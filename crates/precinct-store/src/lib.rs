@@ -18,7 +18,7 @@ mod sessions;
 mod users;
 
 pub use audit::{ChunkCheck, ChunkProblem, EventFilter, LogEntry, StoredCheckpoint};
-pub use case_page::{CaseMaterial, CaseRead};
+pub use case_page::{CaseMaterial, CaseRead, PageMaterial, UnitsById};
 pub use cases::{BreakGlass, Line, NewCase, SealedBlob};
 pub use kept::{KeptReads, Revisions};
 pub use offsite::{

@@ -29,6 +29,10 @@ use tracing_subscriber::EnvFilter;
 
 use settings::{Database, Settings, Task};
 
+/// mimalloc, not glibc's malloc: docs/decisions/0009-mimalloc.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // sqlx reports every PostgreSQL notice at info; those are not news.
     let filter = EnvFilter::try_from_env("PRECINCT_LOG")

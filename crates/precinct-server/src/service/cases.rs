@@ -26,7 +26,7 @@ use precinct_domain::{nibrs, DomainError, Role, Timestamp};
 use precinct_policy::{
     AccessRequest, Action, Decision, Principal, RequestContext, Resource, ResourceKind,
 };
-use precinct_store::{BreakGlass, Line, NewCase, Revisions};
+use precinct_store::{BreakGlass, Line, NewCase, Revisions, UnitsById};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
@@ -90,7 +90,7 @@ impl Connections {
 pub(crate) struct LoadedCase {
     pub case: Case,
     pub conn: Connections,
-    pub units: HashMap<UnitId, Unit>,
+    pub units: UnitsById,
     pub at: Revisions,
 }
 
@@ -492,12 +492,11 @@ impl Services {
     /// either way, and for `load_case`).
     pub(crate) async fn load_case_quietly(&self, id: CaseId) -> ServiceResult<LoadedCase> {
         let read = self.store.case_and_units(id).await.or_service("case")?;
-        let units: HashMap<UnitId, Unit> = read.units.iter().map(|u| (u.id, u.clone())).collect();
-        let conn = Connections::of(&read.case, &units);
+        let conn = Connections::of(&read.case, &read.units);
         Ok(LoadedCase {
             case: read.case,
             conn,
-            units,
+            units: read.units,
             at: read.at,
         })
     }
@@ -771,25 +770,24 @@ impl Services {
         } else {
             vec![]
         };
-        let material = self
+        let (material, assignable) = self
             .store
             .case_material(case.id, at, &assignable_in)
             .await
             .or_service("case")?;
         let people = material
             .people
-            .into_iter()
+            .iter()
             .map(|p| {
                 let (shown, masked) = p.as_seen(may.view_protected);
                 PersonView {
-                    person: p,
+                    person: p.clone(),
                     shown,
                     masked,
                 }
             })
             .collect();
-        let docs = material.documents;
-        let current = current_versions(&docs);
+        let current = current_versions(&material.documents);
         // Amending never rides on break-glass.
         let asked: &[Action] = if break_glass {
             &[Action::View]
@@ -815,9 +813,9 @@ impl Services {
                 }
             })
             .collect();
-        let (tasks, timeline) = (material.tasks, material.timeline);
-        let mut names = material.names;
-        names.extend(material.assignable);
+        let (tasks, timeline) = (material.tasks.clone(), material.timeline.clone());
+        let mut names = material.names.clone();
+        names.extend(assignable);
         let offense_description = nibrs::offense(&case.offense)
             .map(|o| o.description.clone())
             .unwrap_or_default();

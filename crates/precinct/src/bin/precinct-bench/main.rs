@@ -15,6 +15,10 @@
 mod cases;
 mod policy;
 
+/// mimalloc, not glibc's malloc: docs/decisions/0009-mimalloc.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use precinct_domain::SystemClock;
 use precinct_server::service::audit::{Origin, Outcome};
 use precinct_server::service::auditlog::ephemeral_log_key;
