@@ -1006,6 +1006,12 @@ fn without_settled_scope(
     Policy::from_json(Some(policy.id().clone()), json).unwrap_or_else(|_| policy.clone())
 }
 
+/// Whether `v`, a node of a policy's JSON form, is the variable `name`
+/// itself (`principal`, `action`, `resource`, `context`).
+pub(crate) fn is_var(v: &serde_json::Value, name: &str) -> bool {
+    v.get("Var").and_then(|v| v.as_str()) == Some(name)
+}
+
 /// Whether evaluating `policy` may look up the action's entity, to know its
 /// groups. Only an `action == ...` or `action != ...` comparison certainly
 /// does not (it compares the request's action as a value); any other use of
@@ -1015,13 +1021,10 @@ fn without_settled_scope(
 /// way. (The scope's action test is gone from every policy that
 /// `without_settled_scope` rewrote; one it could not keeps it, and counts.)
 fn looks_up_action(policy: &Policy) -> bool {
-    fn is_action(v: &serde_json::Value) -> bool {
-        v.get("Var").and_then(|v| v.as_str()) == Some("action")
-    }
     fn uses_action(v: &serde_json::Value) -> bool {
         match v {
             serde_json::Value::Object(m) => {
-                if is_action(v) {
+                if is_var(v, "action") {
                     return true;
                 }
                 m.iter().any(|(op, operands)| {
@@ -1030,7 +1033,7 @@ fn looks_up_action(policy: &Policy) -> bool {
                         ["left", "right"].iter().any(|side| {
                             operands
                                 .get(side)
-                                .is_some_and(|x| !is_action(x) && uses_action(x))
+                                .is_some_and(|x| !is_var(x, "action") && uses_action(x))
                         }) || operands
                             .as_object()
                             .is_some_and(|o| o.keys().any(|k| k != "left" && k != "right"))

@@ -103,18 +103,17 @@ impl Memo {
 /// its time either answers as one with it, or fails where `now` is read.
 /// A policy that cannot be read back counts as one that could tell.
 pub(crate) fn remembers(policy: &cedar_policy::Policy) -> bool {
-    fn is_context(v: &serde_json::Value) -> bool {
-        v.get("Var").and_then(|v| v.as_str()) == Some("context")
-    }
     fn fine(v: &serde_json::Value) -> bool {
         match v {
             serde_json::Value::Object(m) => {
-                if is_context(v) {
+                if crate::is_var(v, "context") {
                     // The context itself, not one of its attributes.
                     return false;
                 }
                 m.iter().all(|(op, operands)| {
-                    let on_context = operands.get("left").is_some_and(is_context);
+                    let on_context = operands
+                        .get("left")
+                        .is_some_and(|l| crate::is_var(l, "context"));
                     match op.as_str() {
                         "." if on_context => true,
                         "has" if on_context => {

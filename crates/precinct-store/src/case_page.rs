@@ -18,7 +18,7 @@ use crate::cases::{
     task_from_row, timeline_from_row, CASE_COLUMNS, DOCUMENT_COLUMNS, PEOPLE_OF_CASE,
     TASKS_OF_CASE, TIMELINE_OF_CASE,
 };
-use crate::kept::Revisions;
+use crate::kept::{Revisions, Served};
 use crate::org::{unit_from_row, UNIT_COLUMNS};
 use crate::rows::{Cols, Param, Query};
 use crate::{int, parse, text, Result, Store, StoreError};
@@ -168,7 +168,7 @@ impl Store {
                 case
             }
             (None, Some(kept)) if kept.revision == at.case => {
-                self.kept.served(0);
+                self.kept.served(Served::Case);
                 kept.case.clone()
             }
             (None, _) => {
@@ -278,7 +278,7 @@ impl Store {
         } = found;
         let material = match kept {
             Some(kept) => {
-                self.kept.served(1);
+                self.kept.served(Served::Material);
                 kept
             }
             None => {

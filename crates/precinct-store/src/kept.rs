@@ -55,6 +55,13 @@ pub(crate) struct Kept {
     served: [std::sync::atomic::AtomicU64; 2],
 }
 
+/// What a read was answered with from what was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    Case = 0,
+    Material = 1,
+}
+
 /// How many reads what was kept answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeptReads {
@@ -127,19 +134,17 @@ impl Kept {
         self.cases.len()
     }
 
-    /// Counts a read answered from what was kept: a case (0) or a page's
-    /// material (1).
-    pub(crate) fn served(&self, what: usize) {
-        if let Some(n) = self.served.get(what) {
-            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+    /// Counts a read answered from what was kept.
+    pub(crate) fn served(&self, what: Served) {
+        self.served[what as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn reads(&self) -> KeptReads {
-        let n = |i: usize| self.served[i].load(std::sync::atomic::Ordering::Relaxed);
+        let n =
+            |what: Served| self.served[what as usize].load(std::sync::atomic::Ordering::Relaxed);
         KeptReads {
-            cases: n(0),
-            material: n(1),
+            cases: n(Served::Case),
+            material: n(Served::Material),
         }
     }
 }

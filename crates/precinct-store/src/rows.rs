@@ -220,38 +220,22 @@ fn renumber(sql: &str, offset: usize) -> String {
 }
 
 /// The batch in one read transaction, so that its statements see one
-/// state of the database. `BEGIN` and `COMMIT` are prepared once, like the
-/// statements (`unchecked_transaction` would parse them for every batch).
+/// state of the database.
 fn read_sqlite<A>(
-    conn: &rusqlite::Connection,
-    queries: &[Query],
-    acc: A,
-    on_row: OnRow<A>,
-) -> Result<A> {
-    conn.prepare_cached("BEGIN")?.execute([])?;
-    let read = run_batch(conn, queries, acc, on_row);
-    // A read transaction ends the same way whether it read or failed.
-    let end = conn
-        .prepare_cached("COMMIT")
-        .and_then(|mut s| s.execute([]));
-    let acc = read?;
-    end?;
-    Ok(acc)
-}
-
-fn run_batch<A>(
     conn: &rusqlite::Connection,
     queries: &[Query],
     mut acc: A,
     on_row: OnRow<A>,
 ) -> Result<A> {
+    let tx = conn.unchecked_transaction()?;
     for (i, q) in queries.iter().enumerate() {
-        let mut stmt = conn.prepare_cached(&q.sql)?;
+        let mut stmt = tx.prepare_cached(&q.sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(q.params.iter()))?;
         while let Some(row) = rows.next()? {
             on_row(&mut acc, i, row)?;
         }
     }
+    tx.commit()?;
     Ok(acc)
 }
 

@@ -207,8 +207,8 @@ impl SqliteNative {
             }
         };
         let out = work(&conn);
-        // A connection left inside a transaction (a failed `COMMIT`) is
-        // dropped, not pooled: its next read would fail to begin.
+        // A connection left inside a transaction (a rollback that failed)
+        // is dropped, not pooled: its next read would fail to begin.
         if conn.is_autocommit() {
             self.idle.lock().map_err(poisoned)?.push(conn);
         }
