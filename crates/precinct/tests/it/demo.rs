@@ -6,7 +6,7 @@
 
 use precinct_domain::channel::Channel;
 use precinct_server::service::audit::Origin;
-use precinct_server::service::cases::Asker;
+use precinct_server::service::cases::{Asker, ReadFor};
 use precinct_server::service::verify::verify_log_in_chunks;
 use precinct_server::service::Services;
 use sqlx::Row;
@@ -186,6 +186,34 @@ async fn a_demo_department_is_seeded_and_verifies(db: TestDb) {
         .await,
         0
     );
+    // Every foreign key holds (PostgreSQL's seed, as a superuser, writes
+    // with its checks off) and every case has its revision.
+    for (child, column, parent) in [
+        ("cases", "unit_id", "units"),
+        ("cases", "created_by", "users"),
+        ("case_members", "case_id", "cases"),
+        ("case_members", "user_id", "users"),
+        ("case_people", "case_id", "cases"),
+        ("case_people", "added_by", "users"),
+        ("documents", "case_id", "cases"),
+        ("documents", "author_id", "users"),
+        ("documents", "amends_id", "documents"),
+        ("case_timeline", "case_id", "cases"),
+        ("case_timeline", "actor_id", "users"),
+        ("case_text", "case_id", "cases"),
+        ("case_revisions", "case_id", "cases"),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {child} c WHERE c.{column} IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM {parent} p WHERE p.id = c.{column})"
+        );
+        assert_eq!(count(&pool, &sql).await, 0, "{child}.{column}");
+    }
+    assert_eq!(
+        count(&pool, "SELECT COUNT(DISTINCT case_id) FROM case_revisions").await,
+        CASES
+    );
+
     // One event per batch, with no personal data in it.
     assert!(
         count(
@@ -238,6 +266,14 @@ async fn a_demo_department_is_seeded_and_verifies(db: TestDb) {
         user: &officer,
         origin: &origin,
     };
+    // Read as its page is, by its revision, twice: the second is kept.
+    for _ in 0..2 {
+        let view = services
+            .read_case(asker, case.id, None, ReadFor::Record)
+            .await
+            .unwrap();
+        assert_eq!(view.case.id, case.id);
+    }
     let words = case.title.clone();
     let page = services.search_cases(asker, &words, 1).await.unwrap();
     assert!(page.total >= 1, "nothing found for {words:?}");
