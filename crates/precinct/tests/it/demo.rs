@@ -266,7 +266,9 @@ async fn a_demo_department_is_seeded_and_verifies(db: TestDb) {
         user: &officer,
         origin: &origin,
     };
-    // Read as its page is, by its revision, twice: the second is kept.
+    // Read as its page is, by its revision, twice: the second is answered
+    // from what the first kept.
+    let (_, before) = db.store.kept();
     for _ in 0..2 {
         let view = services
             .read_case(asker, case.id, None, ReadFor::Record)
@@ -274,6 +276,11 @@ async fn a_demo_department_is_seeded_and_verifies(db: TestDb) {
             .unwrap();
         assert_eq!(view.case.id, case.id);
     }
+    let (_, after) = db.store.kept();
+    assert!(
+        after.cases > before.cases && after.material > before.material,
+        "{before:?} {after:?}"
+    );
     let words = case.title.clone();
     let page = services.search_cases(asker, &words, 1).await.unwrap();
     assert!(page.total >= 1, "nothing found for {words:?}");
