@@ -25,7 +25,7 @@ pub use offsite::{
     CustodyStep, GrantComment, GrantMark, GrantUpdate, Notification, PaperFile, PendingMail,
 };
 pub use registry::{DeviceRecord, WorkstationRecord};
-pub use search::{SearchScope, TextHit, TextKind};
+pub use search::{SearchScope, TextCursor, TextHit, TextKind};
 pub use seed::{CaseSeeder, SeedCase, SeedLine, SeedPerson, SeededBatch};
 pub use users::{LoginAttempt, NewUser, UserRecord};
 

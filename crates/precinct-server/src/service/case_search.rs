@@ -18,7 +18,7 @@ use precinct_domain::document::{Document, DocumentKind};
 use precinct_domain::ids::{CaseId, DocumentId};
 use precinct_domain::DomainError;
 use precinct_policy::Action;
-use precinct_store::{SearchScope, TextHit, TextKind};
+use precinct_store::{SearchScope, TextCursor, TextHit, TextKind};
 use std::collections::HashMap;
 
 use super::{Asker, CaseSummary, Connections, PAGE_SIZE};
@@ -160,16 +160,15 @@ impl Services {
                 });
             }
         }
-        let mut before = None;
+        let mut cursor = TextCursor::default();
         let mut batch = walk.first_batch.max(1);
         let exhausted = loop {
             let hits = self
                 .store
-                .search_text(q, &scope, before, batch)
+                .search_text(q, &scope, &mut cursor, batch)
                 .await
                 .or_service("case")?;
             let done = i64::try_from(hits.len()).unwrap_or(i64::MAX) < batch;
-            before = hits.last().map(|h| h.position).or(before);
             pending.extend(hits);
             let mut new: Vec<CaseId> = pending
                 .iter()

@@ -825,6 +825,103 @@ async fn search_says_when_it_stopped_at_its_budget(db: TestDb) {
 }
 dbtest!(search_says_when_it_stopped_at_its_budget);
 
+/// On PostgreSQL a search walks the index back a few buckets of rows at a
+/// time (`text_seq >> 15`), as many as the matches seen so far call for,
+/// and reads what is left in one query once few matches remain: matches
+/// in far-apart stretches, dense and sparse, come back whole and newest
+/// first, in batches of any size, on both engines.
+async fn search_walks_back_through_sparse_and_dense_stretches(db: TestDb) {
+    use precinct_store::{SearchScope, TextCursor};
+    let d = department(db).await;
+    let url = d.app.db.url.clone();
+    const BUCKET: i64 = 1 << 15;
+    // (first index row, cases): four in the oldest bucket, a dense stretch
+    // across a bucket's end, a sparse one, the newest few.
+    let stretches = [
+        (0, 4),
+        (9 * BUCKET - 30, 60),
+        (30 * BUCKET + 7, 3),
+        (70 * BUCKET + 2, 12),
+    ];
+    let mut ids = Vec::new();
+    for (k, (first, n)) in stretches.into_iter().enumerate() {
+        if first > 0 && url.starts_with("postgres") {
+            let jump = format!("ALTER TABLE case_text ALTER COLUMN text_seq RESTART WITH {first}");
+            raw_sql(&url, &jump).await.unwrap();
+        }
+        for i in 0..n {
+            ids.push(d.open(&format!("Quartz theft {k}-{i}"), "case").await);
+        }
+    }
+    ids.reverse();
+    let store = &d.app.db.store;
+    let scope = SearchScope {
+        user: Some(d.ids["lead"]),
+        units: vec![],
+    };
+    for limit in [1, 7, 64, 1000] {
+        let mut walked = Vec::new();
+        let mut cursor = TextCursor::default();
+        loop {
+            let hits = store
+                .search_text("quartz", &scope, &mut cursor, limit)
+                .await
+                .unwrap();
+            assert!(hits.windows(2).all(|w| w[0].position > w[1].position));
+            assert!(hits.len() <= usize::try_from(limit).unwrap());
+            let done = hits.len() < usize::try_from(limit).unwrap();
+            walked.extend(hits.iter().map(|h| h.case_id.to_string()));
+            if done {
+                break;
+            }
+        }
+        assert_eq!(walked, ids, "batches of {limit}");
+    }
+    // The captain's scope (units) finds the same; an outsider nothing.
+    let units = SearchScope {
+        user: None,
+        units: vec![d.burglary, d.fraud],
+    };
+    let hits = store
+        .search_text("quartz", &units, &mut TextCursor::default(), 100)
+        .await
+        .unwrap();
+    let found: Vec<String> = hits.iter().map(|h| h.case_id.to_string()).collect();
+    assert_eq!(found, ids[..hits.len()]);
+    assert_eq!(hits.len(), ids.len());
+    let other = SearchScope {
+        user: Some(d.ids["other"]),
+        units: vec![],
+    };
+    let none = store
+        .search_text("quartz", &other, &mut TextCursor::default(), 100)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // Over the API, page by page, the same order.
+    let mut paged = Vec::new();
+    for page in 1..=ids.len().div_ceil(25) {
+        let (s, r) = d
+            .get(
+                &format!("/api/v1/cases/search?q=quartz&page={page}"),
+                "lead",
+                Ch::Workstation,
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["total"], ids.len(), "{r}");
+        let page: Vec<String> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        paged.extend(page);
+    }
+    assert_eq!(paged, ids);
+}
+dbtest!(search_walks_back_through_sparse_and_dense_stretches);
+
 /// The ids of a case list, in its order.
 async fn list_order(d: &Dept, path: &str, who: &str) -> Vec<String> {
     let (s, v) = d.get(path, who, Ch::Workstation).await;
