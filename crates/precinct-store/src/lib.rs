@@ -339,13 +339,15 @@ impl Store {
 
     /// After a bulk load: on SQLite, fold the write-ahead log back into the
     /// database (readers otherwise search a large WAL on every page); on
-    /// PostgreSQL, fresh planner statistics.
+    /// PostgreSQL, fresh planner statistics, and every new row's hint bits
+    /// and the visibility map set (`VACUUM`), so that the first searches
+    /// and reads after a seed do not write the pages they read.
     pub async fn after_bulk_load(&self) -> Result<()> {
         let sql = match self.engine {
             Engine::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-            Engine::Postgres => "ANALYZE",
+            Engine::Postgres => "VACUUM (ANALYZE)",
         };
-        sqlx::query(sql).execute(&self.pool).await?;
+        sqlx::raw_sql(sql).execute(&self.pool).await?;
         Ok(())
     }
 
